@@ -1,0 +1,90 @@
+"""Argument checks shared by `callbacks` and `recipes`.
+
+Every check raises early with a message that names the argument, the value
+received and what is accepted. `recipes` imports these helpers from here
+because `callbacks` must never import `recipes`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+
+def check_choice(name: str, value: Any, accepted: Iterable[Any]) -> Any:
+    """Return `value` if it is one of `accepted`, else raise `ValueError`."""
+    accepted = list(accepted)
+    if value not in accepted:
+        shown = ", ".join(repr(a) for a in accepted)
+        raise ValueError(f"`{name}` must be one of {shown}; received {value!r}.")
+    return value
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+    integer: bool = False,
+) -> Any:
+    """Return `value` if it is a finite number inside the given bounds.
+
+    Raises `TypeError` for non-numbers (and non-integers when `integer`),
+    `ValueError` for values out of bounds or non-finite.
+    """
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
+        value, "__float__"
+    ):
+        raise TypeError(f"`{name}` must be {kind}; received {value!r} ({type(value).__name__}).")
+    if integer and int(value) != value:
+        raise TypeError(f"`{name}` must be {kind}; received {value!r}.")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"`{name}` must be finite; received {value!r}.")
+    low_ok = (
+        minimum is None
+        or (number >= minimum if min_inclusive else number > minimum)
+    )
+    high_ok = (
+        maximum is None
+        or (number <= maximum if max_inclusive else number < maximum)
+    )
+    if not (low_ok and high_ok):
+        lo = "-inf" if minimum is None else repr(minimum)
+        hi = "inf" if maximum is None else repr(maximum)
+        left = "[" if (minimum is not None and min_inclusive) else "("
+        right = "]" if (maximum is not None and max_inclusive) else ")"
+        raise ValueError(
+            f"`{name}` must be in {left}{lo}, {hi}{right}; received {value!r}."
+        )
+    return value
+
+
+def check_positive(name: str, value: Any, *, integer: bool = False) -> Any:
+    """Return `value` if it is a finite number strictly greater than zero."""
+    return check_number(name, value, minimum=0, min_inclusive=False, integer=integer)
+
+
+def check_non_negative(name: str, value: Any, *, integer: bool = False) -> Any:
+    """Return `value` if it is a finite number greater than or equal to zero."""
+    return check_number(name, value, minimum=0, integer=integer)
+
+
+def check_fraction(name: str, value: Any, *, include_one: bool = False) -> Any:
+    """Return `value` if it lies in [0, 1) (or [0, 1] with `include_one`)."""
+    return check_number(name, value, minimum=0, maximum=1, max_inclusive=include_one)
+
+
+def require_compiled(model: Any, who: str) -> None:
+    """Raise a clear `RuntimeError` if `model` has not been compiled."""
+    if model is None or not getattr(model, "compiled", False) or model.optimizer is None:
+        raise RuntimeError(
+            f"{who} needs a compiled model with an optimizer: call "
+            "`model.compile(optimizer=..., loss=...)` (or `recipes.compile_recipe(model)`) "
+            "before `fit`."
+        )

@@ -1,0 +1,81 @@
+"""keras-training-recipes: the lectures' training craft as Keras 3 building blocks.
+
+Factories build networks with the right defaults (`build_dnn`, `default_dnn`,
+`self_normalizing_dnn`), `make_optimizer` / `compile_recipe` set up training,
+`PowerSchedule` schedules the learning rate in-graph, `transfer` helpers reuse
+trained networks, `DNNHyperModel` hands the search space to keras-tuner and
+`checks` runs the training checklists.
+
+Example:
+
+```python
+import recipes
+data = recipes.load_digits()
+model = recipes.default_dnn(data.input_shape, data.n_classes)
+model.fit(*data.train, validation_data=data.valid, epochs=10)
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # lecture tables as data
+    "initializer_for": "recipes.defaults",
+    "ACTIVATION_INITIALIZERS": "recipes.defaults",
+    "DEFAULT_DNN": "recipes.defaults",
+    "OPTIMIZER_DEFAULTS": "recipes.defaults",
+    # models
+    "dense_block": "recipes.models",
+    "build_dnn": "recipes.models",
+    "default_dnn": "recipes.models",
+    "self_normalizing_dnn": "recipes.models",
+    # optimizers and schedules
+    "make_optimizer": "recipes.optimizers",
+    "compile_recipe": "recipes.optimizers",
+    "PowerSchedule": "recipes.schedules",
+    "make_schedule": "recipes.schedules",
+    "find_learning_rate": "recipes.lr_finder",
+    # data
+    "load_digits": "recipes.data",
+    "load_fashion_mnist": "recipes.data",
+    "split_for_transfer": "recipes.data",
+    # transfer learning and pretraining
+    "reuse_pretrained": "recipes.transfer",
+    "freeze": "recipes.transfer",
+    "unfreeze": "recipes.transfer",
+    "fine_tune": "recipes.transfer",
+    "fold_batch_norm": "recipes.transfer",
+    "trainable_summary": "recipes.transfer",
+    "greedy_layerwise_pretraining": "recipes.pretraining",
+    # tuning
+    "DNNHyperModel": "recipes.tuning",
+    # checklists
+    "run_checklist": "recipes.checks",
+}
+
+_SUBMODULES = (
+    "checks", "cli", "data", "defaults", "lr_finder", "models", "optimizers", "plots",
+    "pretraining", "schedules", "transfer", "tuning",
+)
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines `name` on first use (keeps imports light)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"recipes.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'recipes' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
