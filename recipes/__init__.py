@@ -65,6 +65,10 @@ _SUBMODULES = (
 
 __all__ = sorted(_EXPORTS)
 
+# Modules that register Keras-serializable objects are imported eagerly, so that
+# `import recipes` is all `keras.models.load_model` needs (no `custom_objects`).
+importlib.import_module("recipes.schedules")
+
 
 def __getattr__(name: str) -> Any:
     """Import the module that defines `name` on first use (keeps imports light)."""

@@ -1,0 +1,133 @@
+"""The training checklists: each item passes on a good setup and fails on the broken one."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from recipes.checks import (
+    check_gradients,
+    check_initial_loss,
+    check_input_scaling,
+    check_learning_rate_decay,
+    check_optimizer,
+    check_overfit_small_subset,
+    check_validation,
+    expected_initial_loss,
+    run_checklist,
+)
+from recipes.models import build_dnn
+from recipes.optimizers import compile_recipe
+
+
+@pytest.fixture
+def small(digits):
+    x, y = digits.train
+    return x[:300], y[:300]
+
+
+def test_expected_initial_loss():
+    assert expected_initial_loss(np.arange(10).repeat(3), "sparse_categorical_crossentropy") == (
+        pytest.approx(math.log(10))
+    )
+    assert expected_initial_loss(np.array([0, 1, 0, 1]), "binary_crossentropy") == pytest.approx(
+        math.log(2)
+    )
+    assert expected_initial_loss(np.array([1.0, 3.0]), "mse") == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="loss"):
+        expected_initial_loss([0, 1], "hinge")
+
+
+def test_initial_loss_check(small, digits):
+    good = compile_recipe(build_dnn(digits.input_shape, 10, hidden=(32,)))
+    result = check_initial_loss(good, *small)
+    assert result.passed and abs(float(result.measured) - math.log(10)) < 0.1
+    bad = compile_recipe(
+        build_dnn(digits.input_shape, 10, hidden=(32,), calibrate_output=False,
+                  initializer=keras.initializers.RandomNormal(stddev=3.0))
+    )
+    result = check_initial_loss(bad, *small)
+    assert not result.passed and "initialization" in result.advice
+    good.fit(*small, epochs=5, verbose=0)
+    result = check_initial_loss(good, *small)
+    assert result.passed and "already trained" in result.measured
+
+
+def test_decay_and_optimizer_checks(digits):
+    model = build_dnn(digits.input_shape, 10, hidden=(8,))
+    assert not check_learning_rate_decay(compile_recipe(model, "adam")).passed
+    assert check_learning_rate_decay(model, [keras.callbacks.ReduceLROnPlateau()]).passed
+    assert check_learning_rate_decay(compile_recipe(model, "sgd", decay=1e-4)).passed
+    assert not check_optimizer(compile_recipe(model, "sgd")).passed
+    assert check_optimizer(compile_recipe(model, "momentum")).passed
+    assert check_optimizer(compile_recipe(model, "nadam")).passed
+
+
+def test_validation_check(digits):
+    assert check_validation(digits.valid, digits.test).passed
+    assert not check_validation(digits.test, digits.test).passed
+    assert not check_validation(None).passed
+
+
+def test_overfit_check_leaves_model_unchanged(small, digits):
+    model = compile_recipe(build_dnn(digits.input_shape, 10, hidden=(64,)), "adam",
+                           learning_rate=0.01)
+    before = [w.copy() for w in model.get_weights()]
+    assert check_overfit_small_subset(model, *small, n_samples=10, epochs=100).passed
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    tiny_rate = compile_recipe(build_dnn(digits.input_shape, 10, hidden=(64,)), "sgd",
+                               learning_rate=1e-6)
+    assert not check_overfit_small_subset(tiny_rate, *small, n_samples=10, epochs=20).passed
+
+
+def test_input_scaling_check(small):
+    x, _ = small
+    assert check_input_scaling(x).passed
+    assert not check_input_scaling(x * 255).passed
+
+
+def test_gradient_check_agrees_and_catches_a_wrong_gradient(small, digits):
+    x, y = small
+    model = compile_recipe(build_dnn(digits.input_shape, 10, hidden=(16,), activation="tanh"))
+    before = [w.copy() for w in model.get_weights()]
+    assert check_gradients(model, x[:32], y[:32]).passed
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class WrongGradient(keras.layers.Layer):
+        def call(self, inputs):
+            # forward: inputs * 2; backward claims d/dx = 1 (stop_gradient trick)
+            return inputs + keras.ops.stop_gradient(inputs)
+
+    broken = keras.Sequential([keras.Input((64,)), keras.layers.Dense(8), WrongGradient(),
+                               keras.layers.Dense(10, activation="softmax")])
+    compile_recipe(broken)
+    assert not check_gradients(broken, x[:32], y[:32]).passed
+
+
+def test_run_checklist_report(small, digits):
+    model = compile_recipe(build_dnn(digits.input_shape, 10, hidden=(32,)), "adam", decay=1e-3)
+    report = run_checklist(model, small, digits.valid, test=digits.test, overfit=False)
+    assert report.passed, str(report)
+    assert "[PASS] 1. initial loss" in str(report) and "<table>" in report._repr_html_()
+    report = run_checklist(model, small, digits.test, test=digits.test, overfit=False,
+                           gradients=False)
+    assert not report.passed and "[FAIL] 4a. validation set" in str(report)
+
+
+def test_uncompiled_model_and_bad_arguments(small, digits):
+    model = build_dnn(digits.input_shape, 10, hidden=(8,))
+    with pytest.raises(RuntimeError, match="compile"):
+        check_initial_loss(model, *small)
+    compile_recipe(model)
+    with pytest.raises(ValueError, match="tolerance"):
+        check_initial_loss(model, *small, tolerance=0)
+    with pytest.raises(ValueError, match="n_samples"):
+        check_overfit_small_subset(model, *small, n_samples=0)
+    with pytest.raises(ValueError, match="epsilon"):
+        check_gradients(model, *small, epsilon=-1)

@@ -1,0 +1,98 @@
+"""Data loaders: offline digits, Fashion-MNIST's real code path (no download), transfer split."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from recipes.data import FASHION_MNIST_CLASSES, Splits, load_digits, load_fashion_mnist, split_for_transfer
+
+
+def test_digits_splits_are_disjoint_scaled_and_stratified(digits):
+    x_train, y_train = digits.train
+    sizes = [len(pair[0]) for pair in (digits.train, digits.valid, digits.test)]
+    assert sum(sizes) == 1797 and sizes[2] == 360
+    assert digits.input_shape == (64,) and digits.n_classes == 10
+    assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
+    rows = {row.tobytes() for row in x_train}
+    assert not any(row.tobytes() in rows for row in digits.test[0] if (row != 0).sum() > 20)
+    counts = np.bincount(y_train, minlength=10) / len(y_train)
+    assert counts.min() > 0.09 and counts.max() < 0.11
+
+
+def test_digits_images_and_seed():
+    images = load_digits(flatten=False)
+    assert images.input_shape == (8, 8)
+    again = load_digits(seed=1)
+    assert not np.array_equal(again.train[1], load_digits(seed=2).train[1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"valid_size": 0}, "valid_size"), ({"test_size": 1.5}, "test_size"),
+     ({"valid_size": 0.5, "test_size": 0.5}, "valid_size")],
+)
+def test_digits_bad_input(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        load_digits(**kwargs)
+
+
+def fake_fashion(monkeypatch, n_train=100, n_test=20):
+    rng = np.random.default_rng(0)
+
+    def load_data():
+        return (
+            (rng.integers(0, 256, (n_train, 28, 28), dtype="uint8"), rng.integers(0, 10, n_train)),
+            (rng.integers(0, 256, (n_test, 28, 28), dtype="uint8"), rng.integers(0, 10, n_test)),
+        )
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", load_data)
+
+
+def test_fashion_mnist_code_path_without_download(monkeypatch):
+    fake_fashion(monkeypatch)
+    data = load_fashion_mnist(n_valid=30)
+    assert len(data.valid[0]) == 30 and len(data.train[0]) == 70 and len(data.test[0]) == 20
+    assert data.input_shape == (28, 28) and data.class_names == FASHION_MNIST_CLASSES
+    assert data.train[0].dtype == np.float32 and data.train[0].max() <= 1.0
+    assert load_fashion_mnist(n_valid=30, flatten=True).input_shape == (784,)
+    with pytest.raises(ValueError, match="n_valid"):
+        load_fashion_mnist(n_valid=60000)
+
+
+def test_failed_download_says_so_and_suggests_digits(monkeypatch):
+    def offline():
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(RuntimeError, match="download.*load_digits"):
+        load_fashion_mnist()
+
+
+def test_split_for_transfer(digits):
+    split = split_for_transfer(digits, task_b_classes=(3, 8), n_train_b=25)
+    assert split.a.n_classes == 8 and "3" not in split.a.class_names
+    assert set(np.unique(split.a.train[1])) == set(range(8))
+    assert split.b.train[0].shape == (25, 64)
+    assert set(np.unique(split.b.test[1])) == {0.0, 1.0}
+    original_b = np.isin(digits.test[1], (3, 8)).sum()
+    assert len(split.b.test[0]) == original_b
+    assert len(split.a.test[0]) + original_b == len(digits.test[0])
+    # Positive label is the second class; the samples really are those digits.
+    x_eights = digits.test[0][digits.test[1] == 8]
+    positives = split.b.test[0][split.b.test[1] == 1]
+    assert {r.tobytes() for r in positives} == {r.tobytes() for r in x_eights}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"task_b_classes": (3, 3)}, "task_b_classes"), ({"task_b_classes": (3, 12)}, "task_b_classes"),
+     ({"n_train_b": 0}, "n_train_b"), ({"n_train_b": 10_000}, "n_train_b")],
+)
+def test_split_for_transfer_bad_input(digits, kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        split_for_transfer(digits, **kwargs)
+    with pytest.raises(TypeError, match="data"):
+        split_for_transfer(digits.train)
+    assert isinstance(digits, Splits)
