@@ -19,12 +19,16 @@ from typing import Any
 _EXPORTS = {
     "GradientNormLogger": "callbacks.gradients",
     "VanishingGradientDetector": "callbacks.gradients",
+    "GradientProblemError": "callbacks.gradients",
+    "GradientWarning": "callbacks.gradients",
     "ActivationStats": "callbacks.activations",
     "InitialLossCheck": "callbacks.checks",
+    "InitialLossWarning": "callbacks.checks",
     "PowerScheduling": "callbacks.scheduling",
     "OneCycleScheduler": "callbacks.scheduling",
     "MomentumScheduling": "callbacks.scheduling",
-    "LRFinder": "callbacks.scheduling",
+    "LRFinder": "callbacks.lr_finder",
+    "LRFinderResult": "callbacks.lr_finder",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -115,6 +115,32 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lr_find(args: argparse.Namespace) -> int:
+    import keras
+
+    from recipes.lr_finder import find_learning_rate
+    from recipes.models import default_dnn
+
+    keras.utils.set_random_seed(args.seed)
+    data = _load(args.data)
+    model = default_dnn(data.input_shape, data.n_classes)
+    print(f"Sweeping the learning rate of the default DNN (Adam) on {args.data}, "
+          f"{args.min_rate:g} to {args.max_rate:g}, batch {args.batch_size}.")
+    result = find_learning_rate(
+        model, *data.train, batch_size=args.batch_size,
+        min_learning_rate=args.min_rate, max_learning_rate=args.max_rate,
+    )
+    print(f"Lowest smoothed loss at learning rate {result.min_loss_learning_rate:.3g}"
+          f"{' (stopped early: the loss diverged)' if result.stopped_early else ''}.")
+    print(f"Suggested learning rate: {result.suggested_learning_rate:.3g}")
+    if args.plot:
+        from recipes.plots import plot_lr_finder
+
+        plot_lr_finder(result).figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+        print(f"Saved the plot to {args.plot}")
+    return 0
+
+
 def _cmd_checklist(args: argparse.Namespace) -> int:
     import keras
 
@@ -170,6 +196,17 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true",
                        help="one line per epoch instead of Keras's progress bar")
     train.set_defaults(handler=_cmd_train)
+
+    lr_find = commands.add_parser(
+        "lr-find", help="exponential learning-rate sweep on the default DNN; suggests a rate"
+    )
+    lr_find.add_argument("--data", choices=DATA_SETS, default="digits")
+    lr_find.add_argument("--batch-size", type=_positive_int, default=32)
+    lr_find.add_argument("--min-rate", type=_positive_float, default=1e-6)
+    lr_find.add_argument("--max-rate", type=_positive_float, default=10.0)
+    lr_find.add_argument("--seed", type=int, default=42)
+    lr_find.add_argument("--plot", help="save the loss-vs-rate plot to this PNG file")
+    lr_find.set_defaults(handler=_cmd_lr_find)
 
     checklist = commands.add_parser(
         "checklist", help="run lecture 000's training checklists on a model before training"

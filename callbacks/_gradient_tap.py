@@ -1,0 +1,291 @@
+"""The one place that reaches into the train step to see the gradients.
+
+Keras 3 callbacks only ever see `logs`; gradients exist only inside
+`train_step` and `Optimizer.apply`. A `GradientTap` is attached to one model
+for the duration of a `fit` and shared (reference counted) by every
+gradient-aware callback on that model:
+
+* It wraps, on the *instance* of the model's optimizer (the inner optimizer of
+  a `LossScaleOptimizer`), `_backend_update_step` (to learn which Keras
+  variables the gradients belong to) and `_all_reduce_sum_gradients` (to see
+  the gradients the optimizer is about to apply). At that point the gradients
+  are unscaled (loss scaling), clipped (`clipnorm` / `clipvalue` /
+  `global_clipnorm`) and summed across replicas: they are exactly the
+  gradients the update uses, so under `MirroredStrategy` they equal the
+  single-device run's gradients, at no extra communication. Norms are
+  therefore **after clipping**; with no clipping configured, before and after
+  are the same. (Keras clips per replica before the all-reduce, so under a
+  strategy "before clipping" would need one extra all-reduce; we do not pay it.)
+* In the traced step it writes one float64 vector variable
+  `[step, first_nonfinite_step, squared_norm_0, ..., squared_norm_n-1]`
+  (few fused ops: one `l2_loss` per variable, one `stack`, one `assign`),
+  optionally only every `every` optimizer steps (a `tf.cond`).
+* It wraps `model.train_step` (instance attribute) so that the returned logs
+  get `grad_norm/<layer>/<variable>` and `grad_norm/global` when a client asked
+  for logs: progress bar, `History`, `CSVLogger` and `TensorBoard` see them,
+  with any `steps_per_execution` (logs are those of the last step of an
+  execution). A model that overrides `train_step` is wrapped the same way; its
+  norms are recorded as long as its step calls `optimizer.apply` /
+  `apply_gradients`, and the keys are added if it returns a dict.
+
+Installing and removing the tap forces `model.make_train_function(force=True)`
+(fit builds the train function before `on_train_begin`), so a later `fit`
+without these callbacks pays nothing.
+
+TensorFlow is imported here (and only here in `callbacks`) because the hook
+lives inside the TF train step and must create `tf.distribute`-aware variables.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf  # the hook runs inside the TF train step (see module docstring)
+
+# model -> GradientTap, while at least one client holds it.
+_TAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def variable_names(model: keras.Model, variables: list[Any]) -> list[str]:
+    """Readable, unique names `layer/variable` for `variables` (model prefix stripped)."""
+    prefix = model.name + "/"
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for variable in variables:
+        name = getattr(variable, "path", None) or variable.name
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names
+
+
+def _target_optimizer(optimizer: Any) -> Any:
+    """The optimizer whose `_backend_update_step` runs (unwraps LossScaleOptimizer)."""
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    if not hasattr(optimizer, "_all_reduce_sum_gradients"):
+        raise TypeError(
+            "The gradient callbacks need a Keras 3 optimizer on the TensorFlow backend; "
+            f"received {type(optimizer).__name__}."
+        )
+    return optimizer
+
+
+class GradientTap:
+    """Records squared gradient norms of one model inside its train step."""
+
+    def __init__(self, model: keras.Model) -> None:
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(
+                "The gradient callbacks support the TensorFlow backend only; "
+                f"the Keras backend is {keras.backend.backend()!r}."
+            )
+        self.model = model
+        self.variables = list(model.trainable_variables)
+        if not self.variables:
+            raise ValueError("The model has no trainable variables: there are no gradients.")
+        self.names = variable_names(model, self.variables)
+        self.sizes = [int(np.prod(v.shape)) for v in self.variables]
+        self._index = {id(v): i for i, v in enumerate(self.variables)}
+        self.clients: dict[int, dict[str, Any]] = {}
+        self.every = 1
+        self.log_global = False
+        self.log_per_layer = False
+        self.prefix = "grad_norm"
+        self._local = threading.local()  # MirroredStrategy traces replicas in threads
+        self._installed = False
+        strategy = model.distribute_strategy
+        with strategy.scope():
+            # ON_READ + ONLY_FIRST_REPLICA: each replica writes its own copy with no
+            # communication (the reduced gradients are identical on every replica);
+            # a read outside the step returns the first replica's copy.
+            initial = np.full(len(self.variables) + 2, np.nan)
+            initial[:2] = -1.0
+            self.record = tf.Variable(
+                initial,
+                dtype=tf.float64,
+                trainable=False,
+                name="gradient_tap_record",
+                synchronization=tf.VariableSynchronization.ON_READ,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+
+    # ---------------------------------------------------------------- clients
+    def add_client(self, client: Any, *, every: int, logs: bool, per_layer: bool,
+                   prefix: str = "grad_norm") -> None:
+        self.clients[id(client)] = {"every": every, "logs": logs, "per_layer": per_layer,
+                                    "prefix": prefix}
+        self._configure()
+
+    def remove_client(self, client: Any) -> bool:
+        """Forget `client`; return True when no client is left."""
+        self.clients.pop(id(client), None)
+        if self.clients:
+            self._configure()
+        return not self.clients
+
+    def _configure(self) -> None:
+        everies = [c["every"] for c in self.clients.values()]
+        self.every = math.gcd(*everies) if everies else 1
+        loggers = [c for c in self.clients.values() if c["logs"]]
+        self.log_global = bool(loggers)
+        self.log_per_layer = any(c["per_layer"] for c in loggers)
+        if loggers:
+            self.prefix = loggers[0]["prefix"]
+
+    # ------------------------------------------------------------ installing
+    def install(self) -> None:
+        if not self._installed:
+            model = self.model
+            optimizer = _target_optimizer(model.optimizer)
+            self._optimizer = optimizer
+            self._saved = {
+                "train_step": model.__dict__.get("train_step"),
+                "_backend_update_step": optimizer.__dict__.get("_backend_update_step"),
+                "_all_reduce_sum_gradients": optimizer.__dict__.get("_all_reduce_sum_gradients"),
+            }
+            update_step = optimizer._backend_update_step
+            all_reduce = optimizer._all_reduce_sum_gradients
+            train_step = model.train_step
+            # Plain __dict__ writes: no Keras attribute tracking, easy to undo.
+            optimizer.__dict__["_backend_update_step"] = self._wrap_update_step(update_step)
+            optimizer.__dict__["_all_reduce_sum_gradients"] = self._wrap_all_reduce(all_reduce)
+            model.__dict__["train_step"] = self._wrap_train_step(train_step)
+            self._installed = True
+        self.model.make_train_function(force=True)
+
+    def uninstall(self) -> None:
+        if not self._installed:
+            return
+        for owner, names in ((self.model, ("train_step",)),
+                             (self._optimizer, ("_backend_update_step",
+                                                "_all_reduce_sum_gradients"))):
+            for name in names:
+                if self._saved[name] is None:
+                    owner.__dict__.pop(name, None)
+                else:
+                    owner.__dict__[name] = self._saved[name]
+        self._installed = False
+        self.model.make_train_function(force=True)
+
+    # ------------------------------------------------------ traced wrappers
+    def _wrap_update_step(self, original: Any) -> Any:
+        def _backend_update_step(grads, trainable_variables, learning_rate):
+            self._local.variables = list(trainable_variables)
+            try:
+                return original(grads, trainable_variables, learning_rate)
+            finally:
+                self._local.variables = None
+
+        return _backend_update_step
+
+    def _wrap_all_reduce(self, original: Any) -> Any:
+        def _all_reduce_sum_gradients(grads_and_vars):
+            reduced = original(grads_and_vars)
+            variables = getattr(self._local, "variables", None)
+            if variables is not None and len(variables) == len(reduced):
+                self._record([g for g, _ in reduced], variables)
+            return reduced
+
+        return _all_reduce_sum_gradients
+
+    def _record(self, grads: list[Any], variables: list[Any]) -> None:
+        step = tf.cast(tf.convert_to_tensor(self._optimizer.iterations), tf.float64)
+
+        def compute() -> tf.Tensor:
+            zero = tf.constant(0.0, tf.float32)
+            parts = [zero] * len(self.variables)
+            for grad, variable in zip(grads, variables, strict=False):
+                index = self._index.get(id(variable))
+                if index is None or grad is None:
+                    continue
+                if isinstance(grad, tf.IndexedSlices):
+                    grad = tf.convert_to_tensor(grad)
+                # l2_loss = sum(g**2) / 2 in one fused kernel per variable.
+                parts[index] = tf.nn.l2_loss(tf.cast(grad, tf.float32))
+            squared = tf.cast(tf.stack(parts), tf.float64) * 2.0
+            previous_bad = self.record[1]
+            finite = tf.math.is_finite(tf.reduce_sum(squared))
+            first_bad = tf.where(
+                tf.logical_or(finite, previous_bad >= 0), previous_bad, step
+            )
+            self.record.assign(tf.concat([tf.stack([step, first_bad]), squared], 0))
+            return tf.constant(True)
+
+        if self.every == 1:
+            compute()
+        else:
+            tf.cond(
+                tf.equal(tf.math.floormod(step, float(self.every)), 0.0),
+                compute,
+                lambda: tf.constant(False),
+            )
+
+    def _wrap_train_step(self, original: Any) -> Any:
+        def train_step(data):
+            logs = original(data)
+            if self.log_global and isinstance(logs, dict):
+                squared = tf.convert_to_tensor(self.record)[2:]
+                logs = dict(logs)
+                if self.log_per_layer:
+                    norms = tf.unstack(tf.sqrt(squared))
+                    for name, norm in zip(self.names, norms, strict=False):
+                        logs[f"{self.prefix}/{name}"] = norm
+                logs[f"{self.prefix}/global"] = tf.sqrt(tf.reduce_sum(squared))
+            return logs
+
+        return train_step
+
+    # --------------------------------------------------------------- reading
+    def snapshot(self) -> np.ndarray:
+        """The record as numpy `[step, first_nonfinite_step, sq_0, ...]` (one consistent read)."""
+        return np.asarray(self.record.numpy())
+
+
+def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = False,
+            per_layer: bool = False, prefix: str = "grad_norm") -> GradientTap:
+    """Attach `client` to the model's tap (creating and installing it if needed)."""
+    tap = _TAPS.get(model)
+    if tap is None:
+        tap = GradientTap(model)
+        _TAPS[model] = tap
+    tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix)
+    tap.install()
+    return tap
+
+
+def release(model: keras.Model | None, client: Any) -> None:
+    """Detach `client`; the last one out removes the hook and rebuilds the step."""
+    if model is None:
+        return
+    tap = _TAPS.get(model)
+    if tap is None:
+        return
+    if tap.remove_client(client):
+        tap.uninstall()
+        _TAPS.pop(model, None)
+    else:
+        tap.install()  # configuration changed: retrace
+
+
+def tap_for(model: keras.Model) -> GradientTap | None:
+    """The tap currently attached to `model`, if any."""
+    return _TAPS.get(model)
+
+
+def release_all(model: keras.Model | None) -> None:
+    """Remove the model's tap whatever its clients (used when `fit` is aborted)."""
+    tap = _TAPS.pop(model, None) if model is not None else None
+    if tap is not None:
+        tap.clients.clear()
+        tap.uninstall()

@@ -1,0 +1,355 @@
+"""Gradient-aware callbacks: `GradientNormLogger` and `VanishingGradientDetector`.
+
+Both read the gradients the optimizer applies through one shared hook in the
+train step (`callbacks._gradient_tap`), so they cost a few fused ops per step
+instead of a second forward and backward pass. Norms are taken on the
+gradients **after clipping** (and after loss-scale unscaling and the
+cross-replica sum): the gradients the update actually uses. With no clipping
+configured, before and after clipping are the same.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+
+from callbacks import _gradient_tap
+from callbacks._validation import check_choice, check_positive, require_compiled
+
+ACTIONS = ("warn", "stop", "raise")
+
+REMEDIES = (
+    "He initialization for ReLU-family activations (LeCun for SELU, Glorot for tanh/sigmoid)",
+    "a non-saturating activation (ELU, SELU, leaky ReLU, ReLU) instead of sigmoid/tanh",
+    "BatchNormalization",
+    "gradient clipping (clipnorm / clipvalue / global_clipnorm on the optimizer)",
+    "a lower learning rate",
+)
+
+
+class _TapClient(keras.callbacks.Callback):
+    """Shared plumbing: attach to the tap at train begin, detach at train end."""
+
+    _tap_logs = False
+    # Keras then runs batch-end hooks in a worker thread, overlapped with the next
+    # step, instead of converting every log tensor on the main thread each batch.
+    async_safe = True
+
+    def _tap_options(self) -> dict[str, Any]:
+        return {"every": self.every, "logs": self._tap_logs}
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        require_compiled(self.model, type(self).__name__)
+        self._tap = _gradient_tap.acquire(self.model, self, **self._tap_options())
+        self._epoch = 0
+        self._last_step = -1.0
+        self._lock = threading.Lock()
+        self._first_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self._epoch_base = self._first_step
+        self._epoch_steps = 0
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._detach()
+
+    def _detach(self) -> None:
+        _gradient_tap.release(self.model, self)
+        self._tap = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+        self._epoch_steps = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        # batch-end hooks of this epoch have all run (Keras flushes them first)
+        self._epoch_base += self._epoch_steps
+
+    def _fresh(self, batch: int) -> np.ndarray | None:
+        """The tap's record if it holds a step this client has not seen and wants."""
+        tap = getattr(self, "_tap", None)
+        if tap is None:
+            return None
+        record = tap.snapshot()
+        step = record[0]
+        with self._lock:
+            if step < 0 or step == self._last_step or step % self.every:
+                return None
+            self._last_step = step
+        return record
+
+    def __deepcopy__(self, memo: dict) -> _TapClient:
+        # keras-tuner deep-copies callbacks: copy settings and findings, not the model.
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if key in ("model", "_model", "_tap", "_lock"):
+                continue
+            setattr(clone, key, copy.deepcopy(value, memo))
+        clone._model = None
+        clone._tap = None
+        return clone
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class GradientNormLogger(_TapClient):
+    """Log per-variable and global L2 norms of the gradients into `logs`.
+
+    Adds `grad_norm/<layer>/<variable>` (with `per_layer=True`) and
+    `grad_norm/global` to the logs of every train step, so the progress bar,
+    `History`, `CSVLogger` and `TensorBoard` record them. Epoch logs hold the
+    values of the last step of the epoch. The norms are those of the gradients
+    the optimizer applies: **after** loss-scale unscaling, **after clipping**
+    (`clipnorm`, `clipvalue`, `global_clipnorm`) and after the cross-replica
+    sum under `tf.distribute` (so they equal a single-device run's). Without
+    clipping, before and after clipping are the same.
+
+    With `every > 1` the norms are computed every `every` optimizer steps only
+    (the logs repeat the last computed values in between). The callback also
+    keeps its own per-step record in `.history` (`"step"` plus one list per
+    key), for `recipes.plots.plot_gradient_norms`. With
+    `steps_per_execution = N`, callbacks see one step in N: `.history` holds
+    those steps.
+
+    Example:
+
+    ```python
+    logger = GradientNormLogger(every=10)
+    model.fit(x, y, epochs=5, callbacks=[logger])
+    model.history.history["grad_norm/global"]      # one value per epoch
+    logger.history["step"], logger.history["grad_norm/dense/kernel"]
+    ```
+
+    Args:
+        every: compute the norms every `every` optimizer steps (integer > 0).
+        per_layer: also log one norm per trainable variable (else only the
+            global norm).
+        prefix: prefix of the log keys.
+    """
+
+    _tap_logs = True
+
+    def __init__(self, every: int = 1, per_layer: bool = True, prefix: str = "grad_norm") -> None:
+        super().__init__()
+        self.every = int(check_positive("every", every, integer=True))
+        if not isinstance(per_layer, bool):
+            raise TypeError(f"`per_layer` must be a bool; received {per_layer!r}.")
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(f"`prefix` must be a non-empty string; received {prefix!r}.")
+        self.per_layer = per_layer
+        self.prefix = prefix
+        self._records: dict[int, dict[str, float]] = {}
+
+    def _tap_options(self) -> dict[str, Any]:
+        return {"every": self.every, "logs": True, "per_layer": self.per_layer,
+                "prefix": self.prefix}
+
+    @property
+    def clipping(self) -> str:
+        """`"after clipping"`, the point where the norms are taken."""
+        return "after clipping"
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Per-step record: `{"step": [...], key: [...]}` in step order."""
+        steps = sorted(self._records)
+        history: dict[str, list[float]] = {"step": steps}
+        for step in steps:
+            for key, value in self._records[step].items():
+                history.setdefault(key, []).append(value)
+        return history
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        # The logs are those of this execution's last step; the norms in them were
+        # computed at the last multiple of `every` (counting optimizer steps).
+        tap = getattr(self, "_tap", None)
+        with self._lock:
+            self._epoch_steps = max(self._epoch_steps, batch + 1)
+        step = self._epoch_base + batch
+        step -= step % (tap.every if tap is not None else self.every)
+        if not logs or tap is None or step < self._first_step or step % self.every:
+            return
+        values = {k: float(v) for k, v in logs.items() if k.startswith(self.prefix + "/")}
+        with self._lock:
+            self._records.setdefault(step, values)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"every": self.every, "per_layer": self.per_layer, "prefix": self.prefix}
+
+
+class GradientProblemError(RuntimeError):
+    """Raised by `VanishingGradientDetector(action="raise")`."""
+
+
+class GradientWarning(UserWarning):
+    """Category of the warnings issued by `VanishingGradientDetector`."""
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class VanishingGradientDetector(_TapClient):
+    """Flag vanishing, exploding and non-finite gradients while `fit` runs.
+
+    Compares the gradient RMS (norm / sqrt(size)) of the kernel of the
+    lowest hidden layer with that of the highest hidden layer (kernels are
+    trainable variables with 2 or more dimensions, e.g. Dense and Conv
+    kernels; the last one belongs to the output layer and is left out, since
+    output layers are often initialized small on purpose). Findings:
+
+    * `"vanishing"`: lower/upper RMS ratio below `vanishing_ratio`, or the
+      lowest kernel's RMS below `min_rms` (near zero), for `patience`
+      consecutive checks (lecture 001: sigmoid + Glorot on a deep net);
+    * `"exploding"`: ratio above `exploding_ratio` or global norm above
+      `max_norm`, for `patience` consecutive checks;
+    * `"non_finite"`: a NaN/Inf gradient, reported at once with the exact
+      optimizer step where it first appeared (even inside a
+      `steps_per_execution` block).
+
+    Each kind is reported once per `fit`. A finding names the layers, the
+    step, the ratio, and lists the lectures' remedies; it is appended to
+    `.events` (dicts) and then, per `action`: `"warn"` issues a
+    `GradientWarning`; `"stop"` also sets `model.stop_training` (fit stops after
+    the current batch); `"raise"` raises `GradientProblemError`. The norms are
+    taken after clipping (see `GradientNormLogger`). Shares the train-step hook
+    with `GradientNormLogger`; it adds nothing to `logs` by itself.
+
+    Example:
+
+    ```python
+    detector = VanishingGradientDetector(action="stop")
+    model.fit(x, y, epochs=5, callbacks=[detector])
+    for event in detector.events:
+        print(event["message"])
+    ```
+
+    Args:
+        vanishing_ratio: flag vanishing below this lower/upper RMS ratio (> 0).
+        exploding_ratio: flag exploding above this lower/upper RMS ratio (> 0).
+        max_norm: flag exploding above this global gradient norm (> 0).
+        min_rms: flag vanishing when the lowest kernel's RMS is below this (> 0).
+        patience: consecutive checks a ratio/norm condition must hold (integer > 0).
+        every: check every `every` optimizer steps (integer > 0).
+        action: `"warn"`, `"stop"` or `"raise"`.
+    """
+
+    def __init__(
+        self,
+        vanishing_ratio: float = 1e-2,
+        exploding_ratio: float = 10.0,
+        max_norm: float = 1e4,
+        min_rms: float = 1e-9,
+        patience: int = 3,
+        every: int = 1,
+        action: str = "warn",
+    ) -> None:
+        super().__init__()
+        self.vanishing_ratio = float(check_positive("vanishing_ratio", vanishing_ratio))
+        self.exploding_ratio = float(check_positive("exploding_ratio", exploding_ratio))
+        if self.exploding_ratio <= self.vanishing_ratio:
+            raise ValueError(
+                "`exploding_ratio` must be greater than `vanishing_ratio`; received "
+                f"exploding_ratio={exploding_ratio!r}, vanishing_ratio={vanishing_ratio!r}."
+            )
+        self.max_norm = float(check_positive("max_norm", max_norm))
+        self.min_rms = float(check_positive("min_rms", min_rms))
+        self.patience = int(check_positive("patience", patience, integer=True))
+        self.every = int(check_positive("every", every, integer=True))
+        self.action = check_choice("action", action, ACTIONS)
+        self.events: list[dict[str, Any]] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self._reported: set[str] = set()
+        self._streak = {"vanishing": 0, "exploding": 0}
+        kernels = [i for i, v in enumerate(self._tap.variables) if len(v.shape) >= 2]
+        hidden = kernels[:-1]
+        self._pair = (hidden[0], hidden[-1]) if len(hidden) >= 2 else None
+        self._lowest = hidden[0] if hidden else (kernels[0] if kernels else 0)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        with self._lock:
+            self._epoch_steps = max(self._epoch_steps, batch + 1)
+        record = self._fresh(batch)
+        if record is None:
+            return
+        with self._lock:
+            self._check(record)
+
+    def _check(self, record: np.ndarray) -> None:
+        step, first_bad, squared = int(record[0]), record[1], record[2:]
+        names, sizes = self._tap.names, self._tap.sizes
+        global_norm = float(np.sqrt(squared.sum()))
+        rms = np.sqrt(squared / np.asarray(sizes, dtype=np.float64))
+        info: dict[str, Any] = {"global_norm": global_norm}
+        lower = self._pair[0] if self._pair else self._lowest
+        info["lower"], info["lower_rms"] = names[lower], float(rms[lower])
+        if self._pair:
+            upper = self._pair[1]
+            info["upper"], info["upper_rms"] = names[upper], float(rms[upper])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                info["ratio"] = float(rms[lower] / rms[upper])
+        if first_bad >= 0:
+            bad = [n for n, s in zip(names, squared, strict=False) if not np.isfinite(s)]
+            info["non_finite_variables"] = bad
+            self._report("non_finite", int(first_bad), info)
+            return
+        ratio = info.get("ratio", float("nan"))
+        vanishing = ratio < self.vanishing_ratio or info["lower_rms"] < self.min_rms
+        exploding = ratio > self.exploding_ratio or global_norm > self.max_norm
+        for kind, hit in (("vanishing", vanishing), ("exploding", exploding)):
+            self._streak[kind] = self._streak[kind] + 1 if hit else 0
+            if self._streak[kind] >= self.patience:
+                self._report(kind, step, info)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        tap = getattr(self, "_tap", None)
+        if tap is not None and tap.snapshot()[0] < 0:
+            warnings.warn(
+                "VanishingGradientDetector saw no gradients: the model's train_step never "
+                "called optimizer.apply / apply_gradients.",
+                GradientWarning,
+                stacklevel=2,
+            )
+        super().on_train_end(logs)
+
+    def _report(self, kind: str, step: int, info: dict[str, Any]) -> None:
+        if kind in self._reported:
+            return
+        self._reported.add(kind)
+        where = f"at step {step} (epoch {self._epoch})"
+        if kind == "non_finite":
+            what = (f"non-finite gradients (NaN/Inf) {where} in "
+                    f"{', '.join(info['non_finite_variables']) or 'the global norm'}")
+        elif "ratio" in info:
+            what = (f"{kind} gradients {where}: gradient RMS of {info['lower']} is "
+                    f"{info['ratio']:.2g} x that of {info['upper']} "
+                    f"({info['lower_rms']:.3g} vs {info['upper_rms']:.3g}; "
+                    f"global norm {info['global_norm']:.3g})")
+        else:
+            what = (f"{kind} gradients {where}: gradient RMS of {info['lower']} is "
+                    f"{info['lower_rms']:.3g}, global norm {info['global_norm']:.3g}")
+        message = f"{what}. Remedies: " + "; ".join(REMEDIES) + "."
+        event = {"kind": kind, "step": step, "epoch": self._epoch, **info,
+                 "message": message, "remedies": list(REMEDIES)}
+        self.events.append(event)
+        if self.action == "raise":
+            # fit aborts without on_train_end: take the hook out for every client.
+            _gradient_tap.release_all(self.model)
+            self._tap = None
+            raise GradientProblemError(message)
+        warnings.warn(message, GradientWarning, stacklevel=2)
+        if self.action == "stop":
+            self.model.stop_training = True
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "vanishing_ratio": self.vanishing_ratio,
+            "exploding_ratio": self.exploding_ratio,
+            "max_norm": self.max_norm,
+            "min_rms": self.min_rms,
+            "patience": self.patience,
+            "every": self.every,
+            "action": self.action,
+        }

@@ -1,0 +1,542 @@
+"""Callbacks that steer the learning rate and the momentum while `fit()` runs.
+
+Lecture 001 teaches power scheduling, lecture 000 asks for learning-rate
+decay and for a momentum that starts low and grows over the epochs. Keras
+already has `ExponentialDecay`, `PiecewiseConstantDecay`, `CosineDecay`
+(in-graph schedules) and `ReduceLROnPlateau` (performance scheduling): use
+those. This module adds what Keras lacks:
+
+- `PowerScheduling`: eta0 / (1 + t/s)^c per iteration, resume-safe.
+- `OneCycleScheduler`: the 1cycle policy, with momentum (or Adam's beta_1)
+  cycled the other way.
+- `MomentumScheduling`: momentum (or beta_1) that grows over the epochs.
+
+The learning-rate finder lives in `callbacks.lr_finder` (`LRFinder`).
+
+How the momentum reaches the compiled step: Keras 3 optimizers keep
+`momentum` / `beta_1` as plain Python floats that are baked into the train
+function when it is traced, so assigning a new float between epochs changes
+the attribute but *not* the update. The callbacks here replace that float by
+a non-trainable scalar variable (not tracked by the optimizer, so checkpoints
+and `optimizer.variables` are unchanged) and re-trace the train function once;
+from then on every assignment takes effect at the next step. The optimizer's
+`get_config()` keeps reporting a float, so saving the model still works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from callbacks._scheduling_base import (
+    MOMENTUM_ATTRIBUTES,
+    _base_optimizer,
+    _CallbackBase,
+    _check_momentum,
+    _check_rate_is_settable,
+    _current_rate,
+    _install_scheduled_scalar,
+    _iterations,
+    _momentum_attribute,
+    _power_rate,
+    _warn_steps_per_execution,
+)
+from callbacks._validation import (
+    check_choice,
+    check_non_negative,
+    check_number,
+    check_positive,
+    require_compiled,
+)
+
+# --------------------------------------------------------------------------
+# PowerScheduling
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class PowerScheduling(_CallbackBase):
+    """Power scheduling per iteration: eta(t) = eta0 / (1 + t / s) ** c.
+
+    Lecture 001's schedule, written in the slides as
+    `SGD(lr=0.01, decay=1e-4)` (`s = 1 / decay`, `c = 1`): Keras 3 rejects
+    `lr=` and drops `decay=` with a mere warning, so that schedule silently
+    vanishes. This callback sets the rate before every step to exactly the
+    value `recipes.PowerSchedule(eta0, s, c)` gives at that step, and logs it
+    as `learning_rate`.
+
+    Resume-safe: `t` is the optimizer's `iterations`, so a second `fit`
+    (`initial_epoch=...`) or a run restored by
+    `keras.callbacks.BackupAndRestore` continues the schedule instead of
+    restarting it. `eta0` is resolved once, in this order:
+
+    1. `initial_learning_rate` if given;
+    2. the value this instance resolved in an earlier `fit`;
+    3. from the optimizer: its current rate if it has taken no step yet,
+       otherwise its current rate is read as eta(t) and
+       eta0 = rate * (1 + t / s) ** c. This is what lets a *fresh* instance
+       continue after `BackupAndRestore` restored the weights, the optimizer's
+       `iterations` and its learning-rate variable (it holds the rate for the
+       next step, which this callback keeps up to date after every step). The
+       value is recovered to the float32 it was: of the float32 values that
+       give exactly that rate at step t, the one with the shortest decimal
+       form (the rate a person typed). Exact in practice; pass
+       `initial_learning_rate` to make it exact by construction.
+
+    Once resolved, `get_config()` reports it, so a callback rebuilt from its
+    config continues exactly too. Place `BackupAndRestore` anywhere in the
+    callback list: the rate is recomputed from `iterations` before each step.
+
+    For training without callbacks or with `steps_per_execution > 1`, use the
+    in-graph `recipes.PowerSchedule` (the callback can only act once every N
+    steps then, and warns).
+
+    Example:
+
+    ```python
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+    model.fit(x, y, epochs=10, callbacks=[PowerScheduling(s=10_000)])
+    history.history["learning_rate"]  # rate of the last step of each epoch
+    ```
+
+    Args:
+        s: steps after which the rate has dropped to eta0 / 2**c (> 0).
+            Keras's old `decay=d` is `s = 1 / d`.
+        c: the power (>= 0); the slides' Keras spelling had `c = 1`.
+        initial_learning_rate: eta0 (> 0). Defaults to the optimizer's rate when
+            training first starts (see above).
+        verbose: 1 prints the rate at the start of each epoch.
+    """
+
+    _RUN_STATE = ("_model", "_next_step")
+
+    def __init__(
+        self,
+        s: float,
+        c: float = 1.0,
+        initial_learning_rate: float | None = None,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__()
+        self.s = float(check_positive("s", s))
+        self.c = float(check_non_negative("c", c))
+        if initial_learning_rate is not None:
+            initial_learning_rate = float(
+                check_positive("initial_learning_rate", initial_learning_rate)
+            )
+        self.initial_learning_rate = initial_learning_rate
+        self.verbose = int(verbose)
+        self._last_rate: float | None = None
+        self._next_step: int | None = None
+        self._next_rate: float | None = None
+
+    def rate_at(self, step: int) -> float:
+        """The learning rate this schedule gives at iteration `step`."""
+        if self.initial_learning_rate is None:
+            raise RuntimeError(
+                "eta0 is not known yet: pass `initial_learning_rate` or start training."
+            )
+        return _power_rate(self.initial_learning_rate, self.s, self.c, step)
+
+    def _infer_eta0(self, rate: float, step: int) -> float:
+        """Invert eta(step) = rate for eta0, recovering the float32 it was."""
+        if step == 0:
+            return float(np.float32(rate))
+        estimate = rate * (1.0 + step / self.s) ** self.c
+        target = np.float32(rate)
+        candidate = np.float32(estimate)
+        below, above = candidate, candidate
+        matches = []
+        for _ in range(8):
+            for value in (below, above):
+                if np.float32(_power_rate(float(value), self.s, self.c, step)) == target:
+                    matches.append(float(value))
+            below = np.nextafter(below, np.float32(0))
+            above = np.nextafter(above, np.float32(np.inf))
+        if not matches:
+            return float(candidate)
+        # Several float32 values can give the same rate (dividing by (1 + t/s)^c
+        # loses bits): prefer the one with the shortest decimal form (the rate a
+        # person typed, 0.05 rather than 0.050000004), then the closest.
+        return min(
+            matches,
+            key=lambda v: (
+                len(np.format_float_scientific(np.float32(v), unique=True, trim="-")),
+                abs(v - estimate),
+            ),
+        )
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        require_compiled(self.model, "PowerScheduling")
+        optimizer = self.model.optimizer
+        _check_rate_is_settable(optimizer, "PowerScheduling")
+        _warn_steps_per_execution(
+            self.model, "PowerScheduling", "`recipes.PowerSchedule` as the optimizer's rate"
+        )
+        if self.initial_learning_rate is None:
+            self.initial_learning_rate = self._infer_eta0(
+                _current_rate(optimizer), _iterations(optimizer)
+            )
+        self._set_for(_iterations(optimizer))
+
+    def _set_for(self, step: int) -> float:
+        rate = self.rate_at(step)
+        self.model.optimizer.learning_rate = rate
+        self._next_step, self._next_rate = step, rate
+        return rate
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self.verbose:
+            rate = self.rate_at(_iterations(self.model.optimizer))
+            keras.utils.io_utils.print_msg(
+                f"\nEpoch {epoch + 1}: PowerScheduling learning rate {rate:.6g}."
+            )
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        step = _iterations(self.model.optimizer)
+        if step != self._next_step:  # e.g. BackupAndRestore restored an older state
+            self._set_for(step)
+        self._last_rate = self._next_rate
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if logs is not None and self._last_rate is not None:
+            logs["learning_rate"] = self._last_rate
+        # Keep the optimizer's rate equal to the rate of the *next* step, so a
+        # checkpoint holds (iterations, rate) that agree with the schedule.
+        self._set_for(_iterations(self.model.optimizer))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None and self._last_rate is not None:
+            logs["learning_rate"] = self._last_rate
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "s": self.s,
+            "c": self.c,
+            "initial_learning_rate": self.initial_learning_rate,
+            "verbose": self.verbose,
+        }
+
+
+# --------------------------------------------------------------------------
+# OneCycleScheduler
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class OneCycleScheduler(_CallbackBase):
+    """The 1cycle policy: warm the rate up to a maximum, then anneal it far below the start.
+
+    Per iteration, over `total_steps` steps (Smith 2018; the shape Géron's
+    "Hands-On ML" uses). With `p = round(warmup_fraction * total_steps)`:
+
+    1. steps `0 .. p`: linear from `initial_learning_rate` up to
+       `max_learning_rate`, reached exactly at step `p`;
+    2. steps `p .. 2p`: linear back down to `initial_learning_rate`;
+    3. steps `2p .. total_steps`: linear down to `final_learning_rate`
+       (far below the start), then held there.
+
+    When the optimizer has a momentum (SGD or RMSprop built with
+    `momentum > 0`) or a `beta_1` (Adam, Nadam, Adamax, AdamW, Lion), it moves
+    the other way: `max_momentum` at the start, `min_momentum` at step `p`,
+    back to `max_momentum` at step `2p` and held. Both values are logged
+    (`learning_rate`, and `momentum` or `beta_1`).
+
+    The step counter starts at the optimizer's `iterations` when this
+    instance first trains; a later `fit` with the same instance continues the
+    cycle (and holds the final values once it is over).
+
+    Example:
+
+    ```python
+    model.compile(optimizer=keras.optimizers.SGD(momentum=0.9), loss="mse")
+    model.fit(x, y, epochs=10, callbacks=[OneCycleScheduler(max_learning_rate=0.1)])
+    ```
+
+    Args:
+        max_learning_rate: the peak rate (> `initial_learning_rate`).
+        total_steps: iterations in the cycle. Defaults to
+            `(epochs - initial_epoch) * steps_per_epoch` of the first `fit`.
+        initial_learning_rate: rate at step 0; defaults to
+            `max_learning_rate / 10`.
+        final_learning_rate: rate at the last step; defaults to
+            `initial_learning_rate / 1000`.
+        warmup_fraction: where the peak lies, as a fraction of `total_steps`,
+            in (0, 0.5]. The default 0.45 leaves the last 10 % for phase 3.
+        min_momentum: momentum (or beta_1) at the peak rate, in [0, 1).
+        max_momentum: momentum (or beta_1) at the ends, in [0, 1), > `min_momentum`.
+        cycle_momentum: cycle the momentum when the optimizer has one.
+    """
+
+    _RUN_STATE = ("_model", "_momentum_var")
+
+    def __init__(
+        self,
+        max_learning_rate: float,
+        total_steps: int | None = None,
+        initial_learning_rate: float | None = None,
+        final_learning_rate: float | None = None,
+        warmup_fraction: float = 0.45,
+        min_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+        cycle_momentum: bool = True,
+    ) -> None:
+        super().__init__()
+        self.max_learning_rate = float(check_positive("max_learning_rate", max_learning_rate))
+        if initial_learning_rate is None:
+            initial_learning_rate = self.max_learning_rate / 10.0
+        self.initial_learning_rate = float(
+            check_positive("initial_learning_rate", initial_learning_rate)
+        )
+        if self.max_learning_rate <= self.initial_learning_rate:
+            raise ValueError(
+                "`max_learning_rate` must be greater than `initial_learning_rate`; received "
+                f"max_learning_rate={max_learning_rate!r} <= "
+                f"initial_learning_rate={self.initial_learning_rate!r}."
+            )
+        if final_learning_rate is None:
+            final_learning_rate = self.initial_learning_rate / 1000.0
+        self.final_learning_rate = float(
+            check_number(
+                "final_learning_rate", final_learning_rate, minimum=0,
+                maximum=self.initial_learning_rate,
+            )
+        )
+        if total_steps is not None:
+            total_steps = int(check_positive("total_steps", total_steps, integer=True))
+        self.total_steps = total_steps
+        self.warmup_fraction = float(
+            check_number(
+                "warmup_fraction", warmup_fraction, minimum=0, maximum=0.5, min_inclusive=False
+            )
+        )
+        self.min_momentum = _check_momentum("min_momentum", min_momentum)
+        self.max_momentum = _check_momentum("max_momentum", max_momentum)
+        if self.max_momentum < self.min_momentum:
+            raise ValueError(
+                "`max_momentum` must be >= `min_momentum`; received "
+                f"max_momentum={max_momentum!r} < min_momentum={min_momentum!r}."
+            )
+        self.cycle_momentum = bool(cycle_momentum)
+        self._start: int | None = None
+        self._steps: int | None = None
+        self._momentum_name: str | None = None
+        self._momentum_var: Any = None
+        self._last: dict[str, float] = {}
+
+    @property
+    def peak_step(self) -> int:
+        """The step (counted from the start of the cycle) where the rate is maximal."""
+        if self._steps is None:
+            raise RuntimeError("the cycle length is known once training starts.")
+        return self._peak(self._steps)
+
+    def _peak(self, steps: int) -> int:
+        return max(1, round(self.warmup_fraction * steps))
+
+    def values_at(self, step: int, total_steps: int | None = None) -> tuple[float, float]:
+        """(learning rate, momentum) at `step` of a cycle of `total_steps` steps."""
+        total = total_steps or self._steps
+        if total is None:
+            raise RuntimeError("pass `total_steps` or start training first.")
+        peak = self._peak(total)
+        down = min(2 * peak, total)
+        lo, hi = self.initial_learning_rate, self.max_learning_rate
+        m_lo, m_hi = self.min_momentum, self.max_momentum
+        if step <= peak:
+            f = step / peak
+            return lo + (hi - lo) * f, m_hi + (m_lo - m_hi) * f
+        if step <= down:
+            f = (step - peak) / max(1, down - peak)
+            return hi + (lo - hi) * f, m_lo + (m_hi - m_lo) * f
+        f = min(1.0, (step - down) / max(1, total - 1 - down))
+        return lo + (self.final_learning_rate - lo) * f, m_hi
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        require_compiled(self.model, "OneCycleScheduler")
+        optimizer = self.model.optimizer
+        _check_rate_is_settable(optimizer, "OneCycleScheduler")
+        _warn_steps_per_execution(self.model, "OneCycleScheduler", "an in-graph schedule")
+        if self._start is None:
+            self._start = _iterations(optimizer)
+            steps = self.total_steps
+            if steps is None:
+                params = self.params or {}
+                per_epoch = params.get("steps")
+                if not per_epoch:
+                    raise ValueError(
+                        "OneCycleScheduler could not derive `total_steps`: fit() does not know "
+                        "the steps per epoch (a dataset of unknown length). Pass `total_steps`."
+                    )
+                initial_epoch = int(getattr(self.model, "_initial_epoch", 0) or 0)
+                steps = (int(params["epochs"]) - initial_epoch) * int(per_epoch)
+            self._steps = int(steps)
+        if self.cycle_momentum:
+            self._momentum_name = _momentum_attribute(optimizer, None)
+            if self._momentum_name is not None:
+                self._momentum_var = _install_scheduled_scalar(self.model, self._momentum_name)
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        step = _iterations(self.model.optimizer) - (self._start or 0)
+        rate, momentum = self.values_at(step)
+        self.model.optimizer.learning_rate = rate
+        self._last = {"learning_rate": rate}
+        if self._momentum_var is not None:
+            self._momentum_var.assign(momentum)
+            self._last[self._momentum_name] = momentum
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs.update(self._last)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs.update(self._last)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "max_learning_rate": self.max_learning_rate,
+            "total_steps": self.total_steps,
+            "initial_learning_rate": self.initial_learning_rate,
+            "final_learning_rate": self.final_learning_rate,
+            "warmup_fraction": self.warmup_fraction,
+            "min_momentum": self.min_momentum,
+            "max_momentum": self.max_momentum,
+            "cycle_momentum": self.cycle_momentum,
+        }
+
+
+# --------------------------------------------------------------------------
+# MomentumScheduling
+# --------------------------------------------------------------------------
+
+MOMENTUM_SCHEDULES = ("linear", "exponential")
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class MomentumScheduling(_CallbackBase):
+    """Momentum (or Adam's beta_1) that starts low and grows over the epochs.
+
+    Lecture 000: try momentum 0.5, 0.9, 0.95, 0.99, "or start with a lower
+    value and increase it over the epochs". Set at the start of every epoch
+    and logged as `momentum` (SGD, RMSprop) or `beta_1` (Adam family).
+
+    Schedules:
+
+    - `"linear"`: from `initial_momentum` to `final_momentum` in equal steps
+      over `ramp_epochs` epochs, then held.
+    - `"exponential"`: `1 - momentum` shrinks geometrically (0.5, 0.27, 0.14,
+      ..., 0.01 for 0.5 -> 0.99), the natural scale for momentum: the
+      "memory" 1 / (1 - momentum) grows by the same factor each epoch.
+    - a sequence of values, one per epoch, the last one held
+      (e.g. `[0.5, 0.9, 0.95, 0.99]`).
+
+    The update really uses the new value: the float the optimizer keeps is
+    replaced by a variable the compiled step reads (see the module docstring).
+    SGD must be created with `momentum > 0` (any value: it is overridden),
+    otherwise it has no velocity to apply a momentum to.
+
+    Example:
+
+    ```python
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.5), loss="mse")
+    model.fit(x, y, epochs=20, callbacks=[MomentumScheduling(0.5, 0.99)])
+    ```
+
+    Args:
+        initial_momentum: value in the first epoch, in [0, 1).
+        final_momentum: value from `ramp_epochs` on, in [0, 1).
+        ramp_epochs: epochs to go from the initial to the final value;
+            defaults to the number of epochs of the first `fit` minus one.
+        schedule: `"linear"`, `"exponential"` or a sequence of per-epoch values.
+        attribute: `"momentum"` or `"beta_1"`; by default whichever the
+            optimizer has.
+        verbose: 1 prints the value at the start of each epoch.
+    """
+
+    _RUN_STATE = ("_model", "_variable")
+
+    def __init__(
+        self,
+        initial_momentum: float = 0.5,
+        final_momentum: float = 0.99,
+        ramp_epochs: int | None = None,
+        schedule: str | Sequence[float] = "linear",
+        attribute: str | None = None,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__()
+        self.initial_momentum = _check_momentum("initial_momentum", initial_momentum)
+        self.final_momentum = _check_momentum("final_momentum", final_momentum)
+        if ramp_epochs is not None:
+            ramp_epochs = int(check_positive("ramp_epochs", ramp_epochs, integer=True))
+        self.ramp_epochs = ramp_epochs
+        if isinstance(schedule, str):
+            check_choice("schedule", schedule, MOMENTUM_SCHEDULES)
+        else:
+            values = list(schedule)
+            if not values:
+                raise ValueError("`schedule` must not be an empty sequence.")
+            schedule = [_check_momentum(f"schedule[{i}]", v) for i, v in enumerate(values)]
+        self.schedule = schedule
+        if attribute is not None:
+            check_choice("attribute", attribute, MOMENTUM_ATTRIBUTES)
+        self.attribute = attribute
+        self.verbose = int(verbose)
+        self._variable: Any = None
+        self._name: str | None = None
+        self._ramp: int | None = None
+        self._value: float | None = None
+
+    def momentum_at(self, epoch: int, ramp_epochs: int | None = None) -> float:
+        """The momentum for (0-based) `epoch`."""
+        if not isinstance(self.schedule, str):
+            return self.schedule[min(epoch, len(self.schedule) - 1)]
+        ramp = ramp_epochs or self.ramp_epochs or self._ramp or 1
+        f = min(1.0, epoch / ramp)
+        a, b = self.initial_momentum, self.final_momentum
+        if self.schedule == "linear":
+            return a + (b - a) * f
+        return 1.0 - (1.0 - a) * ((1.0 - b) / (1.0 - a)) ** f
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        require_compiled(self.model, "MomentumScheduling")
+        optimizer = self.model.optimizer
+        name = _momentum_attribute(optimizer, self.attribute)
+        if name is None:
+            wanted = self.attribute or "`momentum` or `beta_1`"
+            raise ValueError(
+                f"MomentumScheduling needs an optimizer with a {wanted} to schedule; "
+                f"{type(_base_optimizer(optimizer)).__name__} has none (SGD and RMSprop must be "
+                "created with momentum > 0, e.g. SGD(momentum=0.5), to have a velocity)."
+            )
+        self._name = name
+        if self._ramp is None:
+            epochs = int((self.params or {}).get("epochs") or 2)
+            self._ramp = self.ramp_epochs or max(1, epochs - 1)
+        self._variable = _install_scheduled_scalar(self.model, name)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._value = self.momentum_at(epoch)
+        self._variable.assign(self._value)
+        if self.verbose:
+            keras.utils.io_utils.print_msg(
+                f"\nEpoch {epoch + 1}: MomentumScheduling {self._name} = {self._value:.4g}."
+            )
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None and self._value is not None:
+            logs[self._name] = self._value
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_momentum": self.initial_momentum,
+            "final_momentum": self.final_momentum,
+            "ramp_epochs": self.ramp_epochs,
+            "schedule": self.schedule,
+            "attribute": self.attribute,
+            "verbose": self.verbose,
+        }

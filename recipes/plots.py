@@ -1,0 +1,297 @@
+"""Every matplotlib figure of the recipes, one section per topic.
+
+Functions take the objects the package produces (callbacks, histories),
+draw on a given `ax` (or a new figure) and return the matplotlib Axes, so
+notebooks can compose and tests can inspect them. matplotlib is imported
+lazily: `import recipes` stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["plot_gradient_norms", "plot_activation_stats"]
+
+
+def _axes(ax: Any = None, figsize: tuple[float, float] = (7, 4)) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+# ---------------------------------------------------------------------------
+# Gradients and activations (callbacks.GradientNormLogger, callbacks.ActivationStats)
+# ---------------------------------------------------------------------------
+
+
+def plot_gradient_norms(
+    logger_or_history: Any,
+    *,
+    kernels_only: bool = True,
+    include_global: bool = True,
+    prefix: str = "grad_norm",
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Plot gradient norms per layer over training steps, on a log y axis.
+
+    Example:
+
+    ```python
+    logger = GradientNormLogger()
+    model.fit(x, y, epochs=3, callbacks=[logger])
+    ax = plot_gradient_norms(logger, title="sigmoid + Glorot")
+    ```
+
+    Args:
+        logger_or_history: a `GradientNormLogger` (per-step `.history`), its
+            `.history` dict, or a Keras `History` / `history.history` dict
+            (per-epoch values; x axis = epoch).
+        kernels_only: plot only variables named `.../kernel` (plus global).
+        include_global: also plot the global norm (dashed black).
+        prefix: the log-key prefix used by the logger.
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    records = getattr(logger_or_history, "history", logger_or_history)
+    if not isinstance(records, Mapping):
+        raise TypeError(
+            "`logger_or_history` must be a GradientNormLogger, a History or a dict; "
+            f"received {type(logger_or_history).__name__}."
+        )
+    keys = [k for k in records if k.startswith(prefix + "/")]
+    if not keys:
+        raise ValueError(f"No '{prefix}/...' keys to plot; found {sorted(records)}.")
+    steps = records.get("step")
+    xlabel = "step" if steps is not None else "epoch"
+    ax = _axes(ax)
+    global_key = f"{prefix}/global"
+    layer_keys = [k for k in keys if k != global_key
+                  and (not kernels_only or k.endswith("/kernel"))]
+    for key in layer_keys:
+        values = records[key]
+        x = steps if steps is not None else range(len(values))
+        ax.plot(x, values, label=key[len(prefix) + 1:], linewidth=1.2)
+    if include_global and global_key in records:
+        values = records[global_key]
+        x = steps if steps is not None else range(len(values))
+        ax.plot(x, values, "k--", label="global", linewidth=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("gradient L2 norm")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="x-small", ncol=2)
+    return ax
+
+
+def plot_activation_stats(
+    stats: Any,
+    *,
+    stat: str = "std",
+    epoch: int = -1,
+    layers: Sequence[str] | None = None,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Plot one activation statistic per layer (bars) at a recorded epoch.
+
+    Example:
+
+    ```python
+    stats = ActivationStats(x_valid[:256])
+    model.fit(x, y, epochs=3, callbacks=[stats])
+    plot_activation_stats(stats, stat="saturated")
+    ```
+
+    Args:
+        stats: an `ActivationStats` callback, or its `.history`
+            (`{layer: {stat: [values per record]}}`).
+        stat: `"mean"`, `"std"`, `"saturated"` or `"dead"` (layers without
+            that statistic are skipped).
+        epoch: index into the records (-1: the last one; 0: before training).
+        layers: layer names to show (default: all that have `stat`).
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title (default: the statistic).
+
+    Returns:
+        The matplotlib Axes.
+    """
+    history = getattr(stats, "history", stats)
+    if not isinstance(history, Mapping):
+        raise TypeError(
+            f"`stats` must be an ActivationStats or its .history; received {type(stats).__name__}."
+        )
+    accepted = ("mean", "std", "saturated", "dead")
+    if stat not in accepted:
+        raise ValueError(f"`stat` must be one of {accepted}; received {stat!r}.")
+    names = [n for n in (layers or history) if stat in history.get(n, {})]
+    if not names:
+        raise ValueError(f"No layer has the statistic {stat!r}; layers: {sorted(history)}.")
+    values = [history[n][stat][epoch] for n in names]
+    ax = _axes(ax)
+    ax.bar(range(len(names)), values, color="tab:blue")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize="small")
+    ax.set_ylabel(stat)
+    if stat in ("saturated", "dead"):
+        ax.set_ylim(0, 1)
+    ax.set_title(title or f"activation {stat} per layer")
+    return ax
+
+
+# ---------------------------------------------------------------------------
+# Learning-rate schedules and the learning-rate finder (issue 4:
+# callbacks.PowerScheduling / OneCycleScheduler / MomentumScheduling / LRFinder)
+# ---------------------------------------------------------------------------
+
+__all__ += ["plot_lr_finder", "plot_learning_rate"]
+
+_MOMENTUM_KEYS = ("momentum", "beta_1")
+
+
+def plot_lr_finder(
+    result: Any,
+    *,
+    show_raw: bool = True,
+    mark_suggestion: bool = True,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Plot an LR-finder sweep: loss against learning rate (log x), with the suggestion.
+
+    The smoothed loss is the solid line, the per-batch losses are faint
+    dots; the y axis is clipped a little above the starting loss so that
+    the divergence at the end does not squash the interesting part. Vertical
+    lines mark the suggested rate and the rate at the minimum.
+
+    Example:
+
+    ```python
+    result = recipes.find_learning_rate(model, x, y)
+    ax = plot_lr_finder(result)
+    ```
+
+    Args:
+        result: an `LRFinderResult` (from `recipes.find_learning_rate`) or an
+            `LRFinder` callback after `fit`.
+        show_raw: also draw the loss of every batch.
+        mark_suggestion: draw the suggested and minimum-loss rates.
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    import numpy as np
+
+    result = getattr(result, "result", result)
+    if result is None or not hasattr(result, "learning_rates"):
+        raise TypeError(
+            "`result` must be an LRFinderResult or an LRFinder that has run; received "
+            f"{type(result).__name__}."
+        )
+    rates = np.asarray(result.learning_rates, dtype=float)
+    losses = np.asarray(result.losses, dtype=float)
+    smoothed = np.asarray(result.smoothed_losses, dtype=float)
+    ax = _axes(ax)
+    if show_raw:
+        ax.plot(rates, losses, ".", color="tab:gray", alpha=0.4, markersize=3, label="batch loss")
+    ax.plot(rates, smoothed, color="tab:blue", label="smoothed loss")
+    finite = smoothed[np.isfinite(smoothed)]
+    if finite.size:
+        low, high = float(finite.min()), float(finite[0])
+        ax.set_ylim(low - 0.05 * (high - low + 1e-12), high + 0.5 * (high - low + 1e-12))
+    if mark_suggestion:
+        ax.axvline(result.suggested_learning_rate, color="tab:green", linestyle="--",
+                   label=f"suggested {result.suggested_learning_rate:.2g}")
+        ax.axvline(result.min_loss_learning_rate, color="tab:red", linestyle=":",
+                   label=f"minimum {result.min_loss_learning_rate:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize="small")
+    ax.set_title(title or "learning-rate finder")
+    return ax
+
+
+def plot_learning_rate(
+    history_or_logs: Any,
+    *,
+    key: str = "learning_rate",
+    show_momentum: bool = True,
+    log_scale: bool = False,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Plot the learning rate (and the momentum, if logged) over epochs or steps.
+
+    Example:
+
+    ```python
+    history = model.fit(x, y, epochs=20, callbacks=[PowerScheduling(s=1_000)])
+    plot_learning_rate(history)
+    schedule = recipes.PowerSchedule(0.01, s=1_000)
+    plot_learning_rate([float(schedule(t)) for t in range(5_000)], log_scale=True)
+    ```
+
+    Args:
+        history_or_logs: a Keras `History` or its `.history` dict (x axis:
+            epoch), a list of per-batch logs dicts (x axis: step), or a
+            sequence of rates (x axis: step).
+        key: the log key of the rate.
+        show_momentum: also plot `momentum` or `beta_1` on a second y axis
+            when they were logged.
+        log_scale: logarithmic y axis for the rate.
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title.
+
+    Returns:
+        The matplotlib Axes (of the rate).
+    """
+    data = getattr(history_or_logs, "history", history_or_logs)
+    series: dict[str, list[float]]
+    if isinstance(data, Mapping):
+        series, xlabel = {k: list(v) for k, v in data.items()}, "epoch"
+    elif isinstance(data, Sequence) and data and isinstance(data[0], Mapping):
+        keys = {k for logs in data for k in logs}
+        series = {k: [logs.get(k, float("nan")) for logs in data] for k in keys}
+        xlabel = "step"
+    elif isinstance(data, Sequence) and not isinstance(data, str):
+        series, xlabel = {key: [float(v) for v in data]}, "step"
+    else:
+        raise TypeError(
+            "`history_or_logs` must be a History, a dict of lists, a list of logs dicts or a "
+            f"sequence of rates; received {type(history_or_logs).__name__}."
+        )
+    if key not in series:
+        raise ValueError(
+            f"No {key!r} in the logs (keys: {sorted(series)}). Log it with a scheduling "
+            "callback (PowerScheduling, OneCycleScheduler) or "
+            "keras.callbacks.LearningRateScheduler."
+        )
+    ax = _axes(ax)
+    rates = series[key]
+    xs = range(1, len(rates) + 1) if xlabel == "epoch" else range(len(rates))
+    ax.plot(list(xs), rates, color="tab:blue", label=key)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(key)
+    if log_scale:
+        ax.set_yscale("log")
+    if show_momentum:
+        for name in _MOMENTUM_KEYS:
+            if name in series:
+                twin = ax.twinx()
+                twin.plot(list(xs), series[name], color="tab:orange", linestyle="--", label=name)
+                twin.set_ylabel(name)
+                ax.momentum_axes = twin
+                break
+    ax.set_title(title or key.replace("_", " "))
+    return ax

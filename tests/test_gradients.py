@@ -1,0 +1,317 @@
+"""GradientNormLogger and VanishingGradientDetector (callbacks/gradients.py, _gradient_tap.py)."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from callbacks import _gradient_tap
+from callbacks.gradients import (
+    GradientNormLogger,
+    GradientProblemError,
+    GradientWarning,
+    VanishingGradientDetector,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _data(n=64, d=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)).astype("float32"), rng.integers(0, classes, n)
+
+
+class Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__(name="sub")
+        self.hidden = keras.layers.Dense(5, activation="tanh", name="hidden")
+        self.out = keras.layers.Dense(3, activation="softmax", name="out")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+class OwnStep(keras.Model):
+    """A model that overrides train_step (still calls optimizer.apply_gradients)."""
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x=x, y=y, y_pred=self(x, training=True))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=False))
+        return {"loss": loss}
+
+
+def _model(kind="sequential", seed=1):
+    keras.utils.set_random_seed(seed)
+    if kind == "sequential":
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(5, activation="tanh",
+                                 name="hidden"), keras.layers.Dense(3, activation="softmax",
+                                 name="out")])
+    if kind == "subclassed":
+        model = Subclassed()
+        model(np.zeros((1, 8), "float32"))
+        return model
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(5, activation="tanh", name="hidden")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax", name="out")(hidden)
+    cls = OwnStep if kind == "own_step" else keras.Model
+    return cls(inputs, outputs)
+
+
+def _tape_norms(model, x, y):
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x)))
+    grads = tape.gradient(loss, model.trainable_variables)
+    norms = [float(tf.norm(g)) for g in grads]
+    return norms, float(np.sqrt(np.sum(np.square(norms))))
+
+
+@pytest.mark.parametrize("kind,spe", [("sequential", 1), ("functional", 8),
+                                      ("subclassed", 8), ("own_step", 1)])
+def test_norms_equal_independent_tape(kind, spe):
+    x, y = _data()
+    model = _model(kind)
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy",
+                  steps_per_execution=spe)
+    logger = GradientNormLogger()
+    # 16 identical full batches per epoch (lr 0: every step sees the same gradient)
+    history = model.fit(np.tile(x, (16, 1)), np.tile(y, 16), batch_size=64, epochs=2,
+                        shuffle=False, callbacks=[logger], verbose=0)
+    expected, expected_global = _tape_norms(model, x, y)
+    names = _gradient_tap.variable_names(model, model.trainable_variables)
+    assert names[0] == "hidden/kernel" and names[-1] == "out/bias"
+    for name, value in zip(names, expected, strict=False):
+        key = f"grad_norm/{name}"
+        np.testing.assert_allclose(history.history[key], value, rtol=1e-5)
+        np.testing.assert_allclose(logger.history[key], value, rtol=1e-5)
+    np.testing.assert_allclose(history.history["grad_norm/global"], expected_global, rtol=1e-5)
+    assert logger.history["step"] == list(range(spe - 1, 32, spe))
+    assert logger.clipping == "after clipping"
+    # the hook is gone after fit: no instance attributes left behind
+    assert "train_step" not in model.__dict__
+    assert "_all_reduce_sum_gradients" not in model.optimizer.__dict__
+    assert _gradient_tap.tap_for(model) is None
+
+
+def test_every_per_layer_and_clipping_are_after_clipping():
+    x, y = _data()
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.0, global_clipnorm=1e-3),
+                  "sparse_categorical_crossentropy")
+    logger = GradientNormLogger(every=2, per_layer=False)
+    history = model.fit(x, y, batch_size=16, epochs=2, callbacks=[logger], verbose=0)
+    assert logger.history["step"] == [0, 2, 4, 6]
+    assert set(logger.history) == {"step", "grad_norm/global"}
+    assert not any(k.startswith("grad_norm/hidden") for k in history.history)
+    np.testing.assert_allclose(logger.history["grad_norm/global"], 1e-3, rtol=1e-4)
+
+
+def test_shared_hook_second_fit_and_deepcopy():
+    x, y = _data()
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    logger, detector = GradientNormLogger(), VanishingGradientDetector()
+    fresh_copy = copy.deepcopy(logger)
+    seen = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            tap = _gradient_tap.tap_for(self.model)
+            seen.append((id(tap), len(tap.clients)))
+
+    model.fit(x, y, batch_size=32, epochs=1, callbacks=[logger, detector, Probe()], verbose=0)
+    assert len(set(seen)) == 1 and seen[0][1] == 2
+    model.fit(x, y, batch_size=32, epochs=1, callbacks=[logger, detector], verbose=0)
+    assert logger.history["step"] == [0, 1, 2, 3]
+    used_logger, used_detector = copy.deepcopy(logger), copy.deepcopy(detector)
+    assert used_logger.model is None and used_logger.history == logger.history
+    assert used_detector.get_config() == detector.get_config()
+    model.fit(x, y, batch_size=32, epochs=1,
+              callbacks=[used_logger, used_detector, fresh_copy], verbose=0)
+    assert used_logger.history["step"][-2:] == [4, 5] and fresh_copy.history["step"] == [4, 5]
+    # a later fit without the callbacks runs the plain step
+    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert set(history.history) == {"loss"}
+
+
+def test_history_csv_and_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    x, y = _data()
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    csv_path = tmp_path / "log.csv"
+    logdir = tmp_path / "tb"
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[
+        GradientNormLogger(), keras.callbacks.CSVLogger(str(csv_path)),
+        keras.callbacks.TensorBoard(str(logdir))])
+    assert len(model.history.history["grad_norm/global"]) == 2
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 2 and float(rows[1]["grad_norm/hidden/kernel"]) > 0
+    accumulator = EventAccumulator(str(logdir / "train"))
+    accumulator.Reload()
+    tags = set(accumulator.Tags()["scalars"]) | set(accumulator.Tags()["tensors"])
+    assert any("grad_norm/global" in t for t in tags), tags
+    assert any("grad_norm/out/kernel" in t for t in tags), tags
+
+
+MIRRORED = textwrap.dedent("""
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import json, numpy as np, keras
+    from callbacks.gradients import GradientNormLogger, VanishingGradientDetector
+    def run(strategy):
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 8)).astype("float32"); y = rng.integers(0, 3, 64)
+        with strategy.scope():
+            keras.utils.set_random_seed(1)
+            m = keras.Sequential([keras.Input((8,)),
+                keras.layers.Dense(5, activation="tanh", name="hidden"),
+                keras.layers.Dense(3, activation="softmax", name="out")])
+            # steps_per_execution > 1 fails under MirroredStrategy in Keras 3.15
+            # itself (InvalidArgumentError, with or without these callbacks).
+            m.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        lg = GradientNormLogger()
+        h = m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[lg, VanishingGradientDetector()])
+        return {"logger": lg.history, "fit": h.history}
+    single = run(tf.distribute.get_strategy())
+    mirrored = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    print("RESULT" + json.dumps({"single": single, "mirrored": mirrored}))
+""")
+
+
+def test_mirrored_strategy_matches_single_device():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT")]
+    assert lines, done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT"):])
+    single, mirrored = result["single"], result["mirrored"]
+    assert single["logger"]["step"] == mirrored["logger"]["step"] == list(range(8))
+    for part in ("logger", "fit"):
+        keys = [k for k in single[part] if k.startswith("grad_norm/")]
+        assert "grad_norm/global" in keys and "grad_norm/hidden/kernel" in keys
+        for key in keys:
+            np.testing.assert_allclose(mirrored[part][key], single[part][key], rtol=1e-5)
+
+
+def test_bad_arguments_and_uncompiled_model():
+    for kwargs, word in [({"every": 0}, "every"), ({"every": -3}, "every")]:
+        with pytest.raises(ValueError, match=word):
+            GradientNormLogger(**kwargs)
+    with pytest.raises(ValueError, match="'warn', 'stop', 'raise'.*'panic'"):
+        VanishingGradientDetector(action="panic")
+    for name in ("vanishing_ratio", "exploding_ratio", "max_norm", "min_rms", "patience",
+                 "every"):
+        with pytest.raises(ValueError, match=f"`{name}`.*-1"):
+            VanishingGradientDetector(**{name: -1})
+    x, y = _data()
+    model = _model()
+    detector = VanishingGradientDetector()
+    detector.set_model(model)
+    with pytest.raises(RuntimeError, match="compile"):
+        detector.on_train_begin()
+
+
+# ------------------------------------------------------------------ detection on digits
+def _digits():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return (data.data[:1440] / 16.0).astype("float32"), data.target[:1440]
+
+
+def _deep(activation, initializer, seed, batch_norm=False):
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((64,))]
+    for _ in range(10):
+        layers.append(keras.layers.Dense(100, kernel_initializer=initializer,
+                                         activation=None if batch_norm else activation))
+        if batch_norm:
+            layers += [keras.layers.BatchNormalization(), keras.layers.Activation(activation)]
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    return model
+
+
+def _detect(model, epochs=1, **kwargs):
+    x, y = _digits()
+    detector = VanishingGradientDetector(**kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradientWarning)
+        model.fit(x, y, batch_size=32, epochs=epochs, callbacks=[detector], verbose=0)
+    return detector
+
+
+def test_sigmoid_glorot_vanishes_in_first_epoch():
+    detector = _detect(_deep("sigmoid", "glorot_uniform", 0))
+    (event,) = detector.events
+    assert event["kind"] == "vanishing" and event["epoch"] == 0 and event["step"] < 45
+    assert event["ratio"] < 1e-4 and event["lower"] != event["upper"]
+    assert event["lower"] in event["message"] and "BatchNormalization" in event["message"]
+    assert "He initialization" in event["message"] and "lower learning rate" in event["message"]
+
+
+def test_tanh_large_normal_init_explodes():
+    detector = _detect(_deep("tanh", keras.initializers.RandomNormal(stddev=1.0), 0))
+    assert [e["kind"] for e in detector.events] == ["exploding"]
+    assert detector.events[0]["ratio"] > 10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_healthy_configurations_never_flag(seed):
+    for activation, initializer, batch_norm in [("elu", "he_normal", False),
+                                                ("elu", "he_normal", True),
+                                                ("selu", "lecun_normal", False)]:
+        detector = _detect(_deep(activation, initializer, seed, batch_norm))
+        assert detector.events == [], (activation, batch_norm, seed, detector.events)
+
+
+def _nan_regression(spe=1):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 4)).astype("float32")
+    y = rng.normal(size=(160, 1)).astype("float32")
+    y[3 * 16 + 5] = np.nan  # the loss of step 3 (batch 16, no shuffling) is NaN
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="relu"),
+                              keras.layers.Dense(4), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse", steps_per_execution=spe)
+    return model, x, y
+
+
+@pytest.mark.parametrize("spe", [1, 8])
+def test_nan_in_loss_reported_with_step_and_stop(spe):
+    model, x, y = _nan_regression(spe)
+    detector = VanishingGradientDetector(action="stop")
+    with pytest.warns(GradientWarning, match="non-finite.*step 3"):
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, callbacks=[detector], verbose=0)
+    (event,) = detector.events
+    assert event["kind"] == "non_finite" and event["step"] == 3
+    # batch-end hooks run asynchronously: fit stops within the same epoch
+    assert len(model.history.epoch) == 1 and model.optimizer.iterations.numpy() < 10
+
+
+def test_nan_raise_leaves_no_hook_behind():
+    model, x, y = _nan_regression()
+    logger, detector = GradientNormLogger(), VanishingGradientDetector(action="raise")
+    with pytest.raises(GradientProblemError, match="step 3"):
+        model.fit(x, y, batch_size=16, shuffle=False, callbacks=[logger, detector], verbose=0)
+    assert _gradient_tap.tap_for(model) is None and "train_step" not in model.__dict__

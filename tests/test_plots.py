@@ -1,0 +1,45 @@
+"""Plot helpers in recipes/plots.py: gradient norms and activation statistics."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from recipes.plots import plot_activation_stats, plot_gradient_norms  # noqa: E402
+
+
+def test_plot_gradient_norms_from_logger_history_and_keras_history():
+    records = {"step": [0, 1, 2], "grad_norm/global": [1.0, 2.0, 3.0],
+               "grad_norm/d1/kernel": [1e-6, 1e-5, 1e-4], "grad_norm/d1/bias": [1, 1, 1],
+               "grad_norm/d2/kernel": [0.5, 0.4, 0.3]}
+
+    class Logger:
+        history = records
+
+    ax = plot_gradient_norms(Logger(), title="t")
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["d1/kernel", "d2/kernel", "global"]
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "step" and ax.get_title() == "t"
+    epochs = {k: v for k, v in records.items() if k != "step"}
+    ax = plot_gradient_norms(epochs, kernels_only=False, include_global=False)
+    assert len(ax.get_lines()) == 3 and ax.get_xlabel() == "epoch"
+    with pytest.raises(ValueError, match="grad_norm"):
+        plot_gradient_norms({"loss": [1.0]})
+    plt.close("all")
+
+
+def test_plot_activation_stats_bars():
+    history = {"h1": {"mean": [0.1, 0.2], "std": [1.0, 0.9], "dead": [0.0, 0.5]},
+               "h2": {"mean": [0.3, 0.3], "std": [0.5, 0.4], "saturated": [0.9, 0.95]}}
+    ax = plot_activation_stats(history, stat="dead")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["h1"]
+    assert ax.patches[0].get_height() == 0.5
+    ax = plot_activation_stats(history, stat="std", epoch=0)
+    assert [p.get_height() for p in ax.patches] == [1.0, 0.5]
+    with pytest.raises(ValueError, match="stat"):
+        plot_activation_stats(history, stat="median")
+    plt.close("all")
