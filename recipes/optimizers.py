@@ -187,6 +187,8 @@ def compile_recipe(
     compiled train function, which changes no maths (see BENCHMARKS.md for the
     measured speed-up). Batch-level callbacks then fire once every N steps; pass
     `fast=False` for per-step callbacks such as `callbacks.PowerScheduling`.
+    Under a `tf.distribute` strategy with several replicas `fast` uses one
+    step per execution, because Keras 3.15 cannot run more there.
 
     Example:
 
@@ -229,7 +231,10 @@ def compile_recipe(
     if metrics is not None and not isinstance(metrics, (Sequence, dict)):
         raise TypeError(f"`metrics` must be 'auto', a list or a dict; received {metrics!r}.")
     if steps_per_execution is None:
-        steps_per_execution = FAST_STEPS_PER_EXECUTION if fast else 1
+        # Keras 3.15 cannot run steps_per_execution > 1 with several replicas
+        # (tf.distribute: "You must feed a value for placeholder tensor").
+        replicas = getattr(model.distribute_strategy, "num_replicas_in_sync", 1)
+        steps_per_execution = FAST_STEPS_PER_EXECUTION if fast and replicas == 1 else 1
     check_positive("steps_per_execution", steps_per_execution, integer=True)
     model.compile(
         optimizer=optimizer,

@@ -1,0 +1,425 @@
+"""keras-tuner search spaces that already know the lectures: `DNNHyperModel`.
+
+Lecture 001 lists the hyper-parameters worth searching (hidden layers, neurons
+per layer, batch size "up to 32", learning rates 0.001, 0.003, 0.01, 0.03 ...)
+and notes that the search can be automated. `DNNHyperModel` hands that space to
+keras-tuner while keeping the lecture's rules: the initializer follows the
+activation (table 11-1, `initializer_for`) and SELU comes with LeCun normal
+weights, AlphaDropout and no BatchNormalization (`self_normalizing_dnn`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import keras_tuner
+
+from callbacks._validation import check_choice, check_number, check_positive
+from recipes.defaults import (
+    ACTIVATION_ALIASES,
+    ACTIVATION_INITIALIZERS,
+    DEFAULT_DNN,
+    OPTIMIZER_DEFAULTS,
+)
+from recipes.models import (
+    BATCH_NORM_PLACES,
+    TASKS,
+    _check_input_shape,
+    build_dnn,
+    output_layer,
+    self_normalizing_dnn,
+)
+from recipes.optimizers import compile_recipe
+
+HIDDEN_ACTIVATIONS = tuple(a for a in sorted(ACTIVATION_INITIALIZERS) if a != "softmax")
+CLIPPING = ("none", "clipnorm", "clipvalue", "global_clipnorm")
+
+# The lecture's default DNN is the first configuration a tuner tries (GridSearch,
+# BayesianOptimization and the first trial use the defaults of the space).
+_PREFERRED = {
+    "n_hidden": len(DEFAULT_DNN["hidden"]),
+    "units": 100,
+    "activation": DEFAULT_DNN["activation"],
+    "batch_norm": DEFAULT_DNN["batch_norm"],
+    "dropout": DEFAULT_DNN["dropout"],
+    "optimizer": DEFAULT_DNN["optimizer"],
+    "learning_rate": DEFAULT_DNN["learning_rate"],
+    "clipping": "none",
+    "clip_threshold": 1.0,
+    "batch_size": 32,
+}
+
+Space = tuple  # ("fixed", value) | ("range", low, high) | ("choice", values)
+
+
+def _numeric_space(
+    name: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> Space:
+    """Parse a scalar (fixed), a `(low, high)` tuple (range) or a list (choices)."""
+    bounds = {"minimum": minimum, "maximum": maximum, "min_inclusive": min_inclusive,
+              "max_inclusive": max_inclusive, "integer": integer}
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ValueError(
+                f"`{name}` must be a number (fixed), a (low, high) tuple (range) or a list of "
+                f"values (choices); received the {len(value)}-tuple {value!r}."
+            )
+        low, high = (check_number(name, v, **bounds) for v in value)
+        if not low < high:
+            raise ValueError(
+                f"`{name}` range must have low < high; received {value!r} (an empty or "
+                "inverted range). Pass a single number to fix it."
+            )
+        return ("range", int(low) if integer else float(low), int(high) if integer else float(high))
+    if isinstance(value, list):
+        if not value:
+            raise ValueError(f"`{name}` must list at least one value; received [].")
+        values = [check_number(name, v, **bounds) for v in value]
+        if len(set(values)) != len(values):
+            raise ValueError(f"`{name}` lists a value twice; received {value!r}.")
+        cast = int if integer else float
+        return ("choice", sorted(cast(v) for v in values))
+    number = check_number(name, value, **bounds)
+    return ("fixed", int(number) if integer else float(number))
+
+
+def _categorical_space(name: str, value: Any, accepted: Sequence[Any]) -> Space:
+    """Parse one value (fixed) or a sequence of accepted values (choices)."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return ("fixed", check_choice(name, value, accepted))
+    if not isinstance(value, Sequence):
+        raise TypeError(
+            f"`{name}` must be one value or a sequence of values; received {value!r}."
+        )
+    if len(value) == 0:
+        raise ValueError(
+            f"`{name}` must hold at least one value; received {value!r}. "
+            f"Accepted: {list(accepted)}."
+        )
+    for item in value:
+        check_choice(name, item, accepted)
+    if len(set(value)) != len(value):
+        raise ValueError(f"`{name}` lists a value twice; received {value!r}.")
+    return ("choice", list(value))
+
+
+def _declare(hp: keras_tuner.HyperParameters, name: str, space: Space, *,
+             log: bool = False, key: str | None = None) -> Any:
+    """Register `space` under `name` in `hp` and return the current value."""
+    kind = space[0]
+    if kind == "fixed":
+        return hp.Fixed(name, space[1])
+    preferred = _PREFERRED.get(key or name)
+    if kind == "choice":
+        default = preferred if preferred in space[1] else None
+        return hp.Choice(name, space[1], default=default)
+    low, high = space[1], space[2]
+    default = preferred if preferred is not None and low <= preferred <= high else None
+    sampling = "log" if log else "linear"
+    if isinstance(low, int):
+        return hp.Int(name, low, high, sampling=sampling, default=default)
+    return hp.Float(name, low, high, sampling=sampling, default=default)
+
+
+def _values(space: Space) -> list[Any]:
+    """Every value a fixed, choice or integer-range space can take."""
+    if space[0] == "fixed":
+        return [space[1]]
+    if space[0] == "choice":
+        return list(space[1])
+    return list(range(space[1], space[2] + 1))
+
+
+class DNNHyperModel(keras_tuner.HyperModel):
+    """keras-tuner search space over lecture 001's dense-network hyper-parameters.
+
+    `build(hp)` makes the network with `build_dnn` (or `self_normalizing_dnn`
+    when the activation is SELU) and compiles it with `compile_recipe`;
+    `fit(hp, model, ...)` also searches the batch size. Searched: number of
+    hidden layers (`n_hidden`), neurons per layer (`units`, log scale),
+    activation (the initializer follows it: He / Glorot / LeCun), BatchNorm
+    placement (never with SELU), dropout (AlphaDropout with SELU), optimizer,
+    learning rate (log scale) and gradient clipping.
+
+    Every part of the space can be fixed or narrowed. Numeric arguments take
+    a number (fixed), a `(low, high)` tuple (a range) or a list (discrete
+    choices, e.g. the lecture's `learning_rate=[0.001, 0.003, 0.01, 0.03]`);
+    the others take one value (fixed) or a sequence (choices). The default of
+    each hyper-parameter, tried first by GridSearch and BayesianOptimization,
+    is the lecture's default DNN where the space allows it (2 layers, ELU,
+    BN after, dropout 0.2, Adam 1e-3, batch 32).
+
+    Example:
+
+    ```python
+    data = load_digits()
+    hypermodel = DNNHyperModel(data.input_shape, data.n_classes,
+                               activations=("elu", "selu"), n_hidden=(1, 4))
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective,
+                                     max_trials=10, directory="tuning")
+    tuner.search(*data.train, validation_data=data.valid, epochs=10)
+    tuner.get_best_hyperparameters()[0].values
+    ```
+
+    Args:
+        input_shape: shape of one sample (no batch dimension).
+        n_outputs: classes (multiclass), 1 (binary) or targets (regression).
+        task: `"multiclass"`, `"binary"` or `"regression"`.
+        n_hidden: number of hidden layers (int, range or list).
+        units: neurons per hidden layer (int, range searched on a log scale,
+            or list).
+        per_layer_units: one `units_<i>` per layer instead of one shared
+            width (HOML: the same width everywhere usually does as well).
+        activations: hidden activations (names of table 11-1).
+        batch_norm: BN placements among `None`, `"before"`, `"after"`
+            (not used with SELU).
+        dropout: dropout rate in [0, 1) (number, range or list).
+        optimizers: names for `make_optimizer` (sgd, momentum, nesterov,
+            adagrad, rmsprop, adam, nadam, adamax, adamw).
+        learning_rate: learning rate > 0 (number, range searched on a log
+            scale, or list).
+        clipping: gradient clipping among `"none"`, `"clipnorm"`,
+            `"clipvalue"`, `"global_clipnorm"`.
+        clip_threshold: the clipping threshold > 0 (number, log range or list).
+        batch_sizes: batch sizes for `fit` (lecture 001: up to 32 preferred).
+        normalize: sample inputs to adapt a `Normalization` input layer (SELU
+            needs standardized inputs), or `None`.
+        fast: `compile_recipe(fast=...)`; pass `False` for per-step callbacks
+            such as `callbacks.PowerScheduling`.
+        name: name of the hypermodel.
+        tunable: keras-tuner's flag (new entries are tuned).
+    """
+
+    def __init__(
+        self,
+        input_shape: int | Sequence[int],
+        n_outputs: int,
+        *,
+        task: str = "multiclass",
+        n_hidden: int | tuple[int, int] | list[int] = (1, 5),
+        units: int | tuple[int, int] | list[int] = (32, 512),
+        per_layer_units: bool = False,
+        activations: str | Sequence[str] = ("selu", "elu", "leaky_relu", "relu", "tanh"),
+        batch_norm: str | None | Sequence[str | None] = (None, "before", "after"),
+        dropout: float | tuple[float, float] | list[float] = (0.0, 0.5),
+        optimizers: str | Sequence[str] = ("sgd", "momentum", "nesterov", "rmsprop", "adam",
+                                           "nadam"),
+        learning_rate: float | tuple[float, float] | list[float] = (1e-4, 1e-1),
+        clipping: str | Sequence[str] = ("none", "clipnorm", "clipvalue"),
+        clip_threshold: float | tuple[float, float] | list[float] = 1.0,
+        batch_sizes: int | Sequence[int] = (16, 32, 64),
+        normalize: Any = None,
+        fast: bool = True,
+        name: str | None = None,
+        tunable: bool = True,
+    ) -> None:
+        super().__init__(name=name, tunable=tunable)
+        self.input_shape = _check_input_shape(input_shape)
+        check_positive("n_outputs", n_outputs, integer=True)
+        check_choice("task", task, TASKS)
+        output_layer(int(n_outputs), task=task)  # task / n_outputs consistency
+        self.n_outputs = int(n_outputs)
+        self.task = task
+        if not isinstance(per_layer_units, bool):
+            raise TypeError(f"`per_layer_units` must be a bool; received {per_layer_units!r}.")
+        if not isinstance(fast, bool):
+            raise TypeError(f"`fast` must be a bool; received {fast!r}.")
+        self.per_layer_units = per_layer_units
+        self.fast = fast
+        self.normalize = normalize
+        self._arguments = {
+            "n_hidden": n_hidden, "units": units, "activations": activations,
+            "batch_norm": batch_norm, "dropout": dropout, "optimizers": optimizers,
+            "learning_rate": learning_rate, "clipping": clipping,
+            "clip_threshold": clip_threshold, "batch_sizes": batch_sizes,
+        }
+        accepted_activations = list(HIDDEN_ACTIVATIONS) + sorted(ACTIVATION_ALIASES)
+        if isinstance(activations, str):
+            activations = (activations,)
+        activation_space = _categorical_space("activations", activations, accepted_activations)
+        names = [ACTIVATION_ALIASES.get(a, a) for a in activation_space[1]]
+        if len(set(names)) != len(names):
+            raise ValueError(f"`activations` names an activation twice; received {activations!r}.")
+        places = [None] if batch_norm is None else batch_norm
+        places = [places] if isinstance(places, str) else places
+        bn_space = _categorical_space("batch_norm", places, BATCH_NORM_PLACES + ("none",))
+        bn_names = ["none" if p is None else p for p in bn_space[1]]
+        if len(set(bn_names)) != len(bn_names):
+            raise ValueError(f"`batch_norm` lists a placement twice; received {batch_norm!r}.")
+        if isinstance(batch_sizes, Sequence) and not isinstance(batch_sizes, str):
+            for size in batch_sizes:
+                check_positive("batch_sizes", size, integer=True)
+            sizes: Any = [int(s) for s in batch_sizes]
+        else:
+            sizes = int(check_positive("batch_sizes", batch_sizes, integer=True))
+        self.space: dict[str, Space] = {
+            "n_hidden": _numeric_space("n_hidden", n_hidden, integer=True, minimum=1),
+            "units": _numeric_space("units", units, integer=True, minimum=1),
+            "activation": _as_choice(names),
+            "batch_norm": _as_choice(bn_names),
+            "dropout": _numeric_space("dropout", dropout, minimum=0, maximum=1,
+                                      max_inclusive=False),
+            "optimizer": _as_choice(_categorical_space(
+                "optimizers", (optimizers,) if isinstance(optimizers, str) else optimizers,
+                sorted(OPTIMIZER_DEFAULTS))[1]),
+            "learning_rate": _numeric_space("learning_rate", learning_rate, minimum=0,
+                                            min_inclusive=False),
+            "clipping": _as_choice(_categorical_space(
+                "clipping", (clipping,) if isinstance(clipping, str) else clipping, CLIPPING)[1]),
+            "clip_threshold": _numeric_space("clip_threshold", clip_threshold, minimum=0,
+                                             min_inclusive=False),
+            "batch_size": _categorical_space("batch_sizes", sizes, [sizes] if isinstance(
+                sizes, int) else sizes),
+        }
+
+    @property
+    def objective(self) -> str:
+        """The tuner objective that fits the task: `"val_accuracy"` or `"val_loss"`."""
+        return "val_loss" if self.task == "regression" else "val_accuracy"
+
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> None:
+        """Register the batch size (searched in `fit`) before the first trial.
+
+        Example:
+
+        ```python
+        hp = keras_tuner.HyperParameters()
+        DNNHyperModel((64,), 10).declare_hyperparameters(hp)
+        ```
+
+        Args:
+            hp: the `keras_tuner.HyperParameters` of the search.
+        """
+        _declare(hp, "batch_size", self.space["batch_size"])
+
+    def build(self, hp: keras_tuner.HyperParameters) -> Any:
+        """Build and compile one network from the values in `hp`.
+
+        Example:
+
+        ```python
+        model = DNNHyperModel((64,), 10).build(keras_tuner.HyperParameters())
+        ```
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+        """
+        space = self.space
+        n_hidden = _declare(hp, "n_hidden", space["n_hidden"])
+        if self.per_layer_units:
+            widths = []
+            counts = _values(space["n_hidden"])
+            for index in range(1, max(counts) + 1):
+                deeper = [n for n in counts if n >= index]
+                with _scope(hp, "n_hidden", deeper, len(deeper) < len(counts)):
+                    width = _declare(hp, f"units_{index}", space["units"], log=True,
+                                     key="units")
+                if width is not None and index <= n_hidden:
+                    widths.append(width)
+        else:
+            widths = [_declare(hp, "units", space["units"], log=True)] * n_hidden
+        activation = _declare(hp, "activation", space["activation"])
+        activations = _values(space["activation"])
+        others = [a for a in activations if a != "selu"]
+        batch_norm = None
+        if others:
+            with _scope(hp, "activation", others, len(others) < len(activations)):
+                batch_norm = _declare(hp, "batch_norm", space["batch_norm"])
+        dropout = _declare(hp, "dropout", space["dropout"])
+        optimizer = _declare(hp, "optimizer", space["optimizer"])
+        learning_rate = _declare(hp, "learning_rate", space["learning_rate"], log=True)
+        clipping = _declare(hp, "clipping", space["clipping"])
+        kinds = _values(space["clipping"])
+        clipped = [k for k in kinds if k != "none"]
+        threshold = None
+        if clipped:
+            with _scope(hp, "clipping", clipped, len(clipped) < len(kinds)):
+                threshold = _declare(hp, "clip_threshold", space["clip_threshold"], log=True)
+        common = {"task": self.task, "normalize": self.normalize, "dropout": dropout}
+        if activation == "selu":
+            model = self_normalizing_dnn(self.input_shape, self.n_outputs, hidden=widths,
+                                         **common)
+        else:
+            model = build_dnn(
+                self.input_shape, self.n_outputs, hidden=widths, activation=activation,
+                initializer="auto", batch_norm=None if batch_norm == "none" else batch_norm,
+                **common,
+            )
+        clip = {clipping: threshold} if clipping != "none" else {}
+        # compile_recipe drops steps_per_execution to 1 under a multi-replica strategy.
+        return compile_recipe(model, optimizer, learning_rate=learning_rate, fast=self.fast,
+                              **clip)
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: Any, *args: Any, **kwargs: Any) -> Any:
+        """Train `model` with the batch size drawn from `hp`; returns the `History`.
+
+        Example:
+
+        ```python
+        history = hypermodel.fit(hp, model, x, y, validation_data=(xv, yv), epochs=5)
+        ```
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+            model: the model `build(hp)` returned.
+            *args: positional arguments of `model.fit` (e.g. `x, y`).
+            **kwargs: keyword arguments of `model.fit`, without `batch_size`
+                (it is searched: narrow it with `batch_sizes=`).
+        """
+        if "batch_size" in kwargs:
+            raise ValueError(
+                f"`batch_size={kwargs['batch_size']!r}` was passed to search/fit, but "
+                "DNNHyperModel searches the batch size; fix it with "
+                "DNNHyperModel(..., batch_sizes=N) instead."
+            )
+        batch_size = _declare(hp, "batch_size", self.space["batch_size"])
+        return model.fit(*args, batch_size=batch_size, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the constructor arguments (`DNNHyperModel(**config)` rebuilds it).
+
+        Example:
+
+        ```python
+        clone = DNNHyperModel.from_config(hypermodel.get_config())
+        ```
+        """
+        return {
+            "input_shape": self.input_shape, "n_outputs": self.n_outputs, "task": self.task,
+            **self._arguments, "per_layer_units": self.per_layer_units,
+            "normalize": self.normalize, "fast": self.fast, "name": self.name,
+            "tunable": self.tunable,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DNNHyperModel:
+        """Rebuild a `DNNHyperModel` from `get_config()`.
+
+        Example:
+
+        ```python
+        clone = DNNHyperModel.from_config(hypermodel.get_config())
+        ```
+
+        Args:
+            config: the dictionary `get_config()` returned.
+        """
+        return cls(**config)
+
+
+def _as_choice(values: list[Any]) -> Space:
+    return ("fixed", values[0]) if len(values) == 1 else ("choice", list(values))
+
+
+def _scope(hp: keras_tuner.HyperParameters, parent: str, values: list[Any], needed: bool) -> Any:
+    """`hp.conditional_scope(parent, values)` when the condition can be false."""
+    return hp.conditional_scope(parent, values) if needed else contextlib.nullcontext()
