@@ -110,6 +110,26 @@ def test_gradient_check_agrees_and_catches_a_wrong_gradient(small, digits):
     assert not check_gradients(broken, x[:32], y[:32]).passed
 
 
+def test_gradient_check_catches_wrong_sign_below_a_calibrated_output(small):
+    """The calibrated head makes hidden gradients ~1000x smaller; still caught per variable."""
+    from recipes.models import output_layer
+
+    x, y = small
+
+    class WrongSignSigmoid(keras.layers.Layer):
+        def call(self, inputs):
+            s = keras.ops.sigmoid(inputs)
+            return 2 * keras.ops.stop_gradient(s) - s  # forward sigmoid, backward -sigmoid'
+
+    healthy = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="sigmoid"),
+                                output_layer(10)])
+    broken = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32), WrongSignSigmoid(),
+                               output_layer(10)])
+    assert check_gradients(compile_recipe(healthy), x[:64], y[:64]).passed
+    result = check_gradients(compile_recipe(broken), x[:64], y[:64])
+    assert not result.passed and "dense" in result.measured
+
+
 def test_run_checklist_report(small, digits):
     model = compile_recipe(build_dnn(digits.input_shape, 10, hidden=(32,)), "adam", decay=1e-3)
     report = run_checklist(model, small, digits.valid, test=digits.test, overfit=False)
