@@ -21,8 +21,8 @@ import argparse
 
 import keras
 import numpy as np
-
 from _timing import EpochTimer, interleaved, report_ratios
+
 from recipes.data import load_digits
 from recipes.models import build_dnn
 from recipes.optimizers import FAST_STEPS_PER_EXECUTION, compile_recipe
@@ -65,7 +65,7 @@ def main() -> None:
             epoch_seconds(model, x, y, args.batch_size)  # warm-up: tracing
         print(f"\n== {title}: {len(x)} samples")
         seconds = interleaved(
-            {name: (lambda m=model: epoch_seconds(m, x, y, args.batch_size))
+            {name: (lambda m=model, x=x, y=y: epoch_seconds(m, x, y, args.batch_size))
              for name, model in models.items()},
             args.repeats,
         )

@@ -46,11 +46,11 @@ _EXPORTS = {
     "split_for_transfer": "recipes.data",
     # transfer learning and pretraining
     "reuse_pretrained": "recipes.transfer",
-    "freeze": "recipes.transfer",
-    "unfreeze": "recipes.transfer",
+    "freeze": "recipes.freezing",
+    "unfreeze": "recipes.freezing",
     "fine_tune": "recipes.transfer",
-    "fold_batch_norm": "recipes.transfer",
-    "trainable_summary": "recipes.transfer",
+    "fold_batch_norm": "recipes.folding",
+    "trainable_summary": "recipes.freezing",
     "greedy_layerwise_pretraining": "recipes.pretraining",
     # tuning
     "DNNHyperModel": "recipes.tuning",
@@ -59,7 +59,8 @@ _EXPORTS = {
 }
 
 _SUBMODULES = (
-    "checks", "cli", "data", "defaults", "lr_finder", "models", "optimizers", "plots",
+    "checks", "cli", "data", "defaults", "folding", "freezing", "lr_finder", "models",
+    "optimizers", "plots",
     "pretraining", "schedules", "transfer", "tuning",
 )
 

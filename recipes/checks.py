@@ -128,7 +128,9 @@ def expected_initial_loss(y: Any, loss: str) -> float:
     )
 
 
-def check_initial_loss(model: keras.Model, x: Any, y: Any, *, tolerance: float = 0.1) -> CheckResult:
+def check_initial_loss(
+    model: keras.Model, x: Any, y: Any, *, tolerance: float = 0.1
+) -> CheckResult:
     """Checklist 1: does the loss at the initial weights make sense?
 
     An untrained model should score about the loss of predicting the label

@@ -6,7 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.data import FASHION_MNIST_CLASSES, Splits, load_digits, load_fashion_mnist, split_for_transfer
+from recipes.data import (
+    FASHION_MNIST_CLASSES,
+    Splits,
+    load_digits,
+    load_fashion_mnist,
+    split_for_transfer,
+)
 
 
 def test_digits_splits_are_disjoint_scaled_and_stratified(digits):
@@ -87,7 +93,8 @@ def test_split_for_transfer(digits):
 
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
-    [({"task_b_classes": (3, 3)}, "task_b_classes"), ({"task_b_classes": (3, 12)}, "task_b_classes"),
+    [({"task_b_classes": (3, 3)}, "task_b_classes"),
+     ({"task_b_classes": (3, 12)}, "task_b_classes"),
      ({"n_train_b": 0}, "n_train_b"), ({"n_train_b": 10_000}, "n_train_b")],
 )
 def test_split_for_transfer_bad_input(digits, kwargs, argument):

@@ -36,7 +36,8 @@ def test_every_table_activation_is_a_keras_activation_or_layer():
 
 @pytest.mark.parametrize(
     ("activation", "distribution", "message"),
-    [("mish", "normal", "activation"), ("relu", "gaussian", "distribution"), (3, "normal", "activation")],
+    [("mish", "normal", "activation"), ("relu", "gaussian", "distribution"),
+     (3, "normal", "activation")],
 )
 def test_bad_input_names_argument(activation, distribution, message):
     with pytest.raises((ValueError, TypeError), match=message):

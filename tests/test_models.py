@@ -208,6 +208,6 @@ def test_self_normalizing_dnn_refuses_what_breaks_it(kwargs, reason):
 def test_self_normalizing_dnn_keeps_unit_variance_through_depth():
     x = np.random.default_rng(0).normal(size=(512, 64)).astype("float32")
     model = self_normalizing_dnn((64,), 10, hidden=(128,) * 20)
-    probe = keras.Model(model.inputs, model.layers[-2].output)
+    probe = keras.Model(model.inputs[0], model.layers[-2].output)
     out = keras.ops.convert_to_numpy(probe(x))
     assert abs(out.mean()) < 0.2 and 0.7 < out.std() < 1.3
