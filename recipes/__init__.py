@@ -34,6 +34,7 @@ _EXPORTS = {
     "build_dnn": "recipes.models",
     "default_dnn": "recipes.models",
     "self_normalizing_dnn": "recipes.models",
+    "output_layer": "recipes.heads",
     # optimizers and schedules
     "make_optimizer": "recipes.optimizers",
     "compile_recipe": "recipes.optimizers",
@@ -59,7 +60,7 @@ _EXPORTS = {
 }
 
 _SUBMODULES = (
-    "checks", "cli", "data", "defaults", "folding", "freezing", "lr_finder", "models",
+    "checks", "cli", "data", "defaults", "folding", "freezing", "heads", "lr_finder", "models",
     "optimizers", "plots",
     "pretraining", "schedules", "transfer", "tuning",
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,12 +15,13 @@ from callbacks._validation import (
     check_positive,
 )
 from recipes.defaults import DEFAULT_DNN, canonical_activation, initializer_for
+from recipes.heads import TASKS, output_layer
+
+__all__ = [
+    "TASKS", "build_dnn", "default_dnn", "dense_block", "output_layer", "self_normalizing_dnn",
+]
 
 BATCH_NORM_PLACES = (None, "before", "after")
-TASKS = ("multiclass", "binary", "regression")
-
-CALIBRATED_OUTPUT_SCALE = 1e-3
-"""Variance scale of the calibrated output kernel: logits start close to the bias."""
 
 
 def dense_block(
@@ -105,93 +105,6 @@ def dense_block(
         dropout_class = keras.layers.AlphaDropout if alpha_dropout else keras.layers.Dropout
         layers.append(dropout_class(float(dropout), name=layer_name("dropout")))
     return layers
-
-
-def output_layer(
-    n_outputs: int,
-    *,
-    task: str = "multiclass",
-    calibrate: bool = True,
-    class_priors: Sequence[float] | float | None = None,
-    name: str = "output",
-) -> keras.layers.Dense:
-    """Return the output layer that matches `task`, optionally calibrated.
-
-    Multiclass: softmax with `n_outputs` units; binary: one sigmoid unit;
-    regression: `n_outputs` linear units. Calibrated (checklist 1 of lecture
-    000) means a small kernel and a bias equal to the log prior, so the loss at
-    initialization is the entropy of the labels: ln(10) = 2.3026 for 10
-    balanced classes instead of, measured on digits with a 10-layer He+ELU net,
-    3.29.
-
-    Example:
-
-    ```python
-    head = output_layer(10)                          # softmax, starts at ln(10)
-    head = output_layer(1, task="binary", class_priors=0.2)
-    ```
-
-    Args:
-        n_outputs: units of the layer (1 for `"binary"`).
-        task: `"multiclass"`, `"binary"` or `"regression"`.
-        calibrate: start from the label entropy (small kernel, log-prior bias).
-        class_priors: class frequencies for the bias (multiclass: one per
-            class; binary: P(y = 1)). Balanced classes when `None`.
-        name: the layer name.
-    """
-    check_choice("task", task, TASKS)
-    check_positive("n_outputs", n_outputs, integer=True)
-    if task == "binary" and n_outputs != 1:
-        raise ValueError(
-            f"`n_outputs` must be 1 for task='binary' (one sigmoid unit); received "
-            f"{n_outputs}. Use task='multiclass' for {n_outputs} exclusive classes."
-        )
-    activation = {"multiclass": "softmax", "binary": "sigmoid", "regression": "linear"}[task]
-    if task == "multiclass" and n_outputs == 1:
-        raise ValueError(
-            "`n_outputs` must be >= 2 for task='multiclass'; received 1. "
-            "Use task='binary' for a single sigmoid unit."
-        )
-    kernel_initializer: Any = initializer_for(activation)
-    bias_initializer: Any = "zeros"
-    if calibrate:
-        kernel_initializer = keras.initializers.VarianceScaling(
-            scale=CALIBRATED_OUTPUT_SCALE, mode="fan_avg", distribution="truncated_normal"
-        )
-        bias = _prior_bias(task, n_outputs, class_priors)
-        if bias is not None:
-            bias_initializer = keras.initializers.Constant(bias)
-    elif class_priors is not None:
-        raise ValueError("`class_priors` is used only with `calibrate=True`.")
-    return keras.layers.Dense(
-        int(n_outputs),
-        activation=activation,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        name=name,
-    )
-
-
-def _prior_bias(
-    task: str, n_outputs: int, class_priors: Sequence[float] | float | None
-) -> list[float] | None:
-    """Bias that makes the calibrated output predict the priors."""
-    if class_priors is None:
-        return None
-    if task == "regression":
-        raise ValueError("`class_priors` applies to classification tasks, not 'regression'.")
-    priors = np.atleast_1d(np.asarray(class_priors, dtype="float64"))
-    expected = 1 if task == "binary" else n_outputs
-    if priors.shape != (expected,) or np.any(priors <= 0) or np.any(priors >= 1 + 1e-9):
-        raise ValueError(
-            f"`class_priors` must hold {expected} probabilities in (0, 1) for "
-            f"task={task!r}; received {class_priors!r}."
-        )
-    if task == "binary":
-        p = float(priors[0])
-        return [math.log(p / (1 - p))]
-    priors = priors / priors.sum()
-    return [float(v) for v in np.log(priors)]
 
 
 def _check_input_shape(input_shape: Any) -> tuple[int, ...]:

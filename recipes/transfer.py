@@ -19,7 +19,7 @@ import keras
 from callbacks._validation import check_choice, check_non_negative, check_positive
 from recipes.folding import FoldResult, fold_batch_norm
 from recipes.freezing import freeze, layer_index, recompile, trainable_summary, unfreeze
-from recipes.models import TASKS, output_layer
+from recipes.heads import TASKS, output_layer
 from recipes.optimizers import compile_recipe, infer_task
 
 __all__ = [

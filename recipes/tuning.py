@@ -23,12 +23,11 @@ from recipes.defaults import (
     DEFAULT_DNN,
     OPTIMIZER_DEFAULTS,
 )
+from recipes.heads import TASKS, output_layer
 from recipes.models import (
     BATCH_NORM_PLACES,
-    TASKS,
     _check_input_shape,
     build_dnn,
-    output_layer,
     self_normalizing_dnn,
 )
 from recipes.optimizers import compile_recipe
