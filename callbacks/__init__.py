@@ -26,7 +26,7 @@ _EXPORTS = {
     "InitialLossWarning": "callbacks.checks",
     "PowerScheduling": "callbacks.scheduling",
     "OneCycleScheduler": "callbacks.scheduling",
-    "MomentumScheduling": "callbacks.scheduling",
+    "MomentumScheduling": "callbacks.momentum",
     "LRFinder": "callbacks.lr_finder",
     "LRFinderResult": "callbacks.lr_finder",
 }
