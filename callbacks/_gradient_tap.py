@@ -16,17 +16,27 @@ gradient-aware callback on that model:
   therefore **after clipping**; with no clipping configured, before and after
   are the same. (Keras clips per replica before the all-reduce, so under a
   strategy "before clipping" would need one extra all-reduce; we do not pay it.)
-* In the traced step it writes one float64 vector variable
-  `[step, first_nonfinite_step, squared_norm_0, ..., squared_norm_n-1]`
-  (few fused ops: one `l2_loss` per variable, one `stack`, one `assign`),
-  optionally only every `every` optimizer steps (a `tf.cond`).
+* In the traced step it computes one float64 row
+  `[step, squared_norm_0, ..., squared_norm_n-1]`
+  (few fused ops: one `l2_loss` per variable, one `stack`) and writes it to
+  `record` (the latest row) and to `rows`, an in-graph ring buffer of
+  `capacity` rows (a `scatter_nd_update`), optionally only every `every`
+  optimizer steps (a `tf.cond`). Clients read the ring buffer from Python once
+  every `capacity * every / 2` steps or less (`drain_interval`), never per
+  step unless they must react at once: per-step Python costs more than the
+  hook (a variable read is ~35 us, a log key ~2 us per step).
 * It wraps `model.train_step` (instance attribute) so that the returned logs
-  get `grad_norm/<layer>/<variable>` and `grad_norm/global` when a client asked
-  for logs: progress bar, `History`, `CSVLogger` and `TensorBoard` see them,
-  with any `steps_per_execution` (logs are those of the last step of an
-  execution). A model that overrides `train_step` is wrapped the same way; its
-  norms are recorded as long as its step calls `optimizer.apply` /
-  `apply_gradients`, and the keys are added if it returns a dict.
+  get `grad_norm/global` (and `grad_norm/<layer>/<variable>` when a client
+  asked for per-step per-variable logs) when a client asked for logs: progress
+  bar, `History`, `CSVLogger` and `TensorBoard` see them, with any
+  `steps_per_execution` (logs are those of the last step of an execution). A
+  model that overrides `train_step` is wrapped the same way; its norms are
+  recorded as long as its step calls `optimizer.apply` / `apply_gradients`,
+  and the keys are added if it returns a dict.
+* It wraps `model._get_metrics_result_or_logs` (which `fit` calls once per
+  epoch to build the epoch logs from the last step's logs) so that the epoch
+  logs also get the per-variable norms of the last computed step (one variable
+  read per epoch): every callback sees them, whatever its place in the list.
 
 Installing and removing the tap forces `model.make_train_function(force=True)`
 (fit builds the train function before `on_train_begin`), so a later `fit`
@@ -81,6 +91,22 @@ def _target_optimizer(optimizer: Any) -> Any:
     return optimizer
 
 
+# The Keras internals the tap wraps (tested with Keras 3.15 on TensorFlow 2.21).
+_OPTIMIZER_INTERNALS = ("_backend_update_step", "_all_reduce_sum_gradients")
+
+
+def _check_keras_internals(model: keras.Model, optimizer: Any) -> None:
+    """Fail clearly, naming the versions, if this Keras lacks what the tap wraps."""
+    missing = [name for name in _OPTIMIZER_INTERNALS if not hasattr(optimizer, name)]
+    if keras.backend.backend() != "tensorflow" or missing:
+        raise RuntimeError(
+            "The gradient callbacks reach the gradients through Keras's TensorFlow optimizer "
+            f"internals {list(_OPTIMIZER_INTERNALS)} (tested with Keras 3.15, TensorFlow 2.21); "
+            f"this is Keras {keras.__version__} with the {keras.backend.backend()!r} backend"
+            f"{' and the optimizer lacks ' + str(missing) if missing else ''}."
+        )
+
+
 class GradientTap:
     """Records squared gradient norms of one model inside its train step."""
 
@@ -100,7 +126,11 @@ class GradientTap:
         self.clients: dict[int, dict[str, Any]] = {}
         self.every = 1
         self.log_global = False
-        self.log_per_layer = False
+        self.log_per_layer = False  # per-variable norms in the epoch logs
+        self.step_per_layer = False  # ... and in every step's logs
+        spe = int(getattr(model, "steps_per_execution", 1) or 1)
+        # ring buffer: holds `capacity` computed steps; clients drain it twice as often
+        self.capacity = max(256, 4 * spe)
         self.prefix = "grad_norm"
         self._local = threading.local()  # MirroredStrategy traces replicas in threads
         self._installed = False
@@ -109,8 +139,8 @@ class GradientTap:
             # ON_READ + ONLY_FIRST_REPLICA: each replica writes its own copy with no
             # communication (the reduced gradients are identical on every replica);
             # a read outside the step returns the first replica's copy.
-            initial = np.full(len(self.variables) + 2, np.nan)
-            initial[:2] = -1.0
+            initial = np.full(len(self.variables) + 1, np.nan)
+            initial[0] = -1.0
             self.record = tf.Variable(
                 initial,
                 dtype=tf.float64,
@@ -119,12 +149,22 @@ class GradientTap:
                 synchronization=tf.VariableSynchronization.ON_READ,
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
+            rows = np.full((self.capacity, len(self.variables) + 1), np.nan)
+            rows[:, 0] = -1.0
+            self.rows = tf.Variable(
+                rows,
+                dtype=tf.float64,
+                trainable=False,
+                name="gradient_tap_rows",
+                synchronization=tf.VariableSynchronization.ON_READ,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
 
     # ---------------------------------------------------------------- clients
     def add_client(self, client: Any, *, every: int, logs: bool, per_layer: bool,
-                   prefix: str = "grad_norm") -> None:
+                   prefix: str = "grad_norm", step_per_layer: bool = False) -> None:
         self.clients[id(client)] = {"every": every, "logs": logs, "per_layer": per_layer,
-                                    "prefix": prefix}
+                                    "prefix": prefix, "step_per_layer": step_per_layer}
         self._configure()
 
     def remove_client(self, client: Any) -> bool:
@@ -140,6 +180,7 @@ class GradientTap:
         loggers = [c for c in self.clients.values() if c["logs"]]
         self.log_global = bool(loggers)
         self.log_per_layer = any(c["per_layer"] for c in loggers)
+        self.step_per_layer = any(c["per_layer"] and c["step_per_layer"] for c in loggers)
         if loggers:
             self.prefix = loggers[0]["prefix"]
 
@@ -148,11 +189,13 @@ class GradientTap:
         if not self._installed:
             model = self.model
             optimizer = _target_optimizer(model.optimizer)
+            _check_keras_internals(model, optimizer)
             self._optimizer = optimizer
             self._saved = {
                 "train_step": model.__dict__.get("train_step"),
                 "_backend_update_step": optimizer.__dict__.get("_backend_update_step"),
                 "_all_reduce_sum_gradients": optimizer.__dict__.get("_all_reduce_sum_gradients"),
+                "_get_metrics_result_or_logs": model.__dict__.get("_get_metrics_result_or_logs"),
             }
             update_step = optimizer._backend_update_step
             all_reduce = optimizer._all_reduce_sum_gradients
@@ -161,13 +204,16 @@ class GradientTap:
             optimizer.__dict__["_backend_update_step"] = self._wrap_update_step(update_step)
             optimizer.__dict__["_all_reduce_sum_gradients"] = self._wrap_all_reduce(all_reduce)
             model.__dict__["train_step"] = self._wrap_train_step(train_step)
+            epoch_logs = getattr(model, "_get_metrics_result_or_logs", None)
+            if epoch_logs is not None:
+                model.__dict__["_get_metrics_result_or_logs"] = self._wrap_epoch_logs(epoch_logs)
             self._installed = True
         self.model.make_train_function(force=True)
 
     def uninstall(self) -> None:
         if not self._installed:
             return
-        for owner, names in ((self.model, ("train_step",)),
+        for owner, names in ((self.model, ("train_step", "_get_metrics_result_or_logs")),
                              (self._optimizer, ("_backend_update_step",
                                                 "_all_reduce_sum_gradients"))):
             for name in names:
@@ -182,10 +228,17 @@ class GradientTap:
     def _wrap_update_step(self, original: Any) -> Any:
         def _backend_update_step(grads, trainable_variables, learning_rate):
             self._local.variables = list(trainable_variables)
+            self._local.reduced = None
             try:
-                return original(grads, trainable_variables, learning_rate)
+                result = original(grads, trainable_variables, learning_rate)
             finally:
                 self._local.variables = None
+            reduced, self._local.reduced = self._local.reduced, None
+            if reduced is not None:
+                # Recorded after the update ops in program order: the updates never
+                # wait for the norms (they are ordered after, not before).
+                self._record(*reduced)
+            return result
 
         return _backend_update_step
 
@@ -194,13 +247,14 @@ class GradientTap:
             reduced = original(grads_and_vars)
             variables = getattr(self._local, "variables", None)
             if variables is not None and len(variables) == len(reduced):
-                self._record([g for g, _ in reduced], variables)
+                self._local.reduced = ([g for g, _ in reduced], variables)
             return reduced
 
         return _all_reduce_sum_gradients
 
     def _record(self, grads: list[Any], variables: list[Any]) -> None:
-        step = tf.cast(tf.convert_to_tensor(self._optimizer.iterations), tf.float64)
+        # Few ops on purpose: each graph op costs microseconds per step on a CPU.
+        iterations = tf.convert_to_tensor(self._optimizer.iterations)
 
         def compute() -> tf.Tensor:
             zero = tf.constant(0.0, tf.float32)
@@ -213,20 +267,23 @@ class GradientTap:
                     grad = tf.convert_to_tensor(grad)
                 # l2_loss = sum(g**2) / 2 in one fused kernel per variable.
                 parts[index] = tf.nn.l2_loss(tf.cast(grad, tf.float32))
-            squared = tf.cast(tf.stack(parts), tf.float64) * 2.0
-            previous_bad = self.record[1]
-            finite = tf.math.is_finite(tf.reduce_sum(squared))
-            first_bad = tf.where(
-                tf.logical_or(finite, previous_bad >= 0), previous_bad, step
-            )
-            self.record.assign(tf.concat([tf.stack([step, first_bad]), squared], 0))
+            # [step, squared norms...]; float64 keeps the step exact at any count
+            row = tf.concat([tf.reshape(tf.cast(iterations, tf.float64), [1]),
+                             tf.cast(tf.stack(parts), tf.float64) * 2.0], 0)
+            self.record.assign(row)
+            slot = iterations // self.every % self.capacity if self.every > 1 else (
+                iterations % self.capacity)
+            # raw op on the handle: a sync-on-read variable (MirroredStrategy) has no
+            # scatter method in replica context, but `.handle` is this replica's copy.
+            tf.raw_ops.ResourceScatterUpdate(resource=self.rows.handle, indices=slot,
+                                             updates=row)
             return tf.constant(True)
 
         if self.every == 1:
             compute()
         else:
             tf.cond(
-                tf.equal(tf.math.floormod(step, float(self.every)), 0.0),
+                tf.equal(iterations % self.every, 0),
                 compute,
                 lambda: tf.constant(False),
             )
@@ -235,9 +292,9 @@ class GradientTap:
         def train_step(data):
             logs = original(data)
             if self.log_global and isinstance(logs, dict):
-                squared = tf.convert_to_tensor(self.record)[2:]
+                squared = tf.convert_to_tensor(self.record)[1:]
                 logs = dict(logs)
-                if self.log_per_layer:
+                if self.step_per_layer:
                     norms = tf.unstack(tf.sqrt(squared))
                     for name, norm in zip(self.names, norms, strict=False):
                         logs[f"{self.prefix}/{name}"] = norm
@@ -246,20 +303,47 @@ class GradientTap:
 
         return train_step
 
+    def _wrap_epoch_logs(self, original: Any) -> Any:
+        def _get_metrics_result_or_logs(logs):
+            result = original(logs)
+            key = f"{self.prefix}/global"
+            if (self.log_per_layer and not self.step_per_layer and isinstance(result, dict)
+                    and key in result):
+                squared = self.snapshot()[1:]
+                result = dict(result)
+                for name, value in zip(self.names, np.sqrt(squared), strict=False):
+                    result.setdefault(f"{self.prefix}/{name}", float(value))
+            return result
+
+        return _get_metrics_result_or_logs
+
     # --------------------------------------------------------------- reading
+    @property
+    def drain_interval(self) -> int:
+        """Optimizer steps after which a client must read `rows` to miss none."""
+        return max(1, self.capacity * self.every // 2)
+
     def snapshot(self) -> np.ndarray:
-        """The record as numpy `[step, first_nonfinite_step, sq_0, ...]` (one consistent read)."""
+        """The latest row as numpy `[step, sq_0, ...]` (one read)."""
         return np.asarray(self.record.numpy())
+
+    def rows_after(self, step: float) -> np.ndarray:
+        """Rows of the ring buffer with a step greater than `step`, in step order (one read)."""
+        rows = np.asarray(self.rows.numpy())
+        rows = rows[rows[:, 0] > step]
+        return rows[np.argsort(rows[:, 0], kind="stable")]
 
 
 def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = False,
-            per_layer: bool = False, prefix: str = "grad_norm") -> GradientTap:
+            per_layer: bool = False, prefix: str = "grad_norm",
+            step_per_layer: bool = False) -> GradientTap:
     """Attach `client` to the model's tap (creating and installing it if needed)."""
     tap = _TAPS.get(model)
     if tap is None:
         tap = GradientTap(model)
         _TAPS[model] = tap
-    tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix)
+    tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix,
+                   step_per_layer=step_per_layer)
     tap.install()
     return tap
 

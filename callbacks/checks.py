@@ -17,7 +17,17 @@ _BINARY = {"binary_crossentropy"}
 
 
 class InitialLossWarning(UserWarning):
-    """Category of the warning issued by `InitialLossCheck`."""
+    """Category of the warning issued by `InitialLossCheck`.
+
+    Example:
+
+    ```python
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        model.fit(x, y, callbacks=[InitialLossCheck()])
+    [w for w in caught if issubclass(w.category, InitialLossWarning)]
+    ```
+    """
 
 
 def _loss_name(loss: Any) -> str | None:

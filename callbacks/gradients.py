@@ -33,27 +33,39 @@ REMEDIES = (
 
 
 class _TapClient(keras.callbacks.Callback):
-    """Shared plumbing: attach to the tap at train begin, detach at train end."""
+    """Shared plumbing: attach to the tap at train begin, read its rows, detach at train end.
+
+    The tap writes one row per computed step into an in-graph ring buffer; a
+    client reads the buffer (one variable read) every `_interval()` steps, at
+    each epoch end and at train end, and consumes every new row whose step is a
+    multiple of its `every`. Per batch it does no tensor work otherwise.
+    """
 
     _tap_logs = False
     # Keras then runs batch-end hooks in a worker thread, overlapped with the next
-    # step, instead of converting every log tensor on the main thread each batch.
+    # step, instead of on the main thread.
     async_safe = True
 
     def _tap_options(self) -> dict[str, Any]:
         return {"every": self.every, "logs": self._tap_logs}
 
+    def _interval(self) -> int:
+        """Steps between two reads of the tap's rows (at most its drain interval)."""
+        return self._tap.drain_interval
+
     def on_train_begin(self, logs: dict | None = None) -> None:
         require_compiled(self.model, type(self).__name__)
         self._tap = _gradient_tap.acquire(self.model, self, **self._tap_options())
         self._epoch = 0
-        self._last_step = -1.0
         self._lock = threading.Lock()
         self._first_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self._last_step = self._first_step - 1.0  # last row consumed
+        self._last_read = self._first_step - 1  # Python step count at the last read
         self._epoch_base = self._first_step
         self._epoch_steps = 0
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        self._drain()
         self._detach()
 
     def _detach(self) -> None:
@@ -66,20 +78,43 @@ class _TapClient(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         # batch-end hooks of this epoch have all run (Keras flushes them first)
+        self._drain()
         self._epoch_base += self._epoch_steps
 
-    def _fresh(self, batch: int) -> np.ndarray | None:
-        """The tap's record if it holds a step this client has not seen and wants."""
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        # `batch` is the last step of the execution (steps_per_execution counts).
         tap = getattr(self, "_tap", None)
         if tap is None:
-            return None
-        record = tap.snapshot()
-        step = record[0]
+            return
         with self._lock:
-            if step < 0 or step == self._last_step or step % self.every:
-                return None
-            self._last_step = step
-        return record
+            self._epoch_steps = max(self._epoch_steps, batch + 1)
+            step = self._epoch_base + batch
+            due = step - self._last_read >= self._interval()
+        if due:
+            self._drain(step)
+
+    def _drain(self, step: int | None = None) -> None:
+        """Consume the rows the tap wrote since the last read, in step order."""
+        tap = getattr(self, "_tap", None)
+        if tap is None:
+            return
+        with self._lock:
+            if step is not None:
+                self._last_read = max(self._last_read, step)
+            rows = tap.rows_after(self._last_step)
+            if not len(rows):
+                return
+            self._last_step = float(rows[-1, 0])
+            rows = rows[self._wants(rows)]
+            if len(rows):
+                self._consume(rows)
+
+    def _wants(self, rows: np.ndarray) -> np.ndarray:
+        """Mask of the rows this client looks at (steps that are multiples of `every`)."""
+        return rows[:, 0] % self.every == 0
+
+    def _consume(self, rows: np.ndarray) -> None:
+        """Handle rows `[step, sq_0, ...]` in step order (lock held), vectorized."""
 
     def __deepcopy__(self, memo: dict) -> _TapClient:
         # keras-tuner deep-copies callbacks: copy settings and findings, not the model.
@@ -98,21 +133,33 @@ class _TapClient(keras.callbacks.Callback):
 class GradientNormLogger(_TapClient):
     """Log per-variable and global L2 norms of the gradients into `logs`.
 
-    Adds `grad_norm/<layer>/<variable>` (with `per_layer=True`) and
-    `grad_norm/global` to the logs of every train step, so the progress bar,
-    `History`, `CSVLogger` and `TensorBoard` record them. Epoch logs hold the
-    values of the last step of the epoch. The norms are those of the gradients
-    the optimizer applies: **after** loss-scale unscaling, **after clipping**
-    (`clipnorm`, `clipvalue`, `global_clipnorm`) and after the cross-replica
-    sum under `tf.distribute` (so they equal a single-device run's). Without
-    clipping, before and after clipping are the same.
+    Where the values appear (every callback sees the same logs):
 
-    With `every > 1` the norms are computed every `every` optimizer steps only
-    (the logs repeat the last computed values in between). The callback also
-    keeps its own per-step record in `.history` (`"step"` plus one list per
-    key), for `recipes.plots.plot_gradient_norms`. With
-    `steps_per_execution = N`, callbacks see one step in N: `.history` holds
-    those steps.
+    * step logs (progress bar, `TensorBoard(update_freq="batch")`):
+      `grad_norm/global`; with `step_logs="all"` also one
+      `grad_norm/<layer>/<variable>` per trainable variable (`per_layer=True`);
+    * epoch logs (`History`, `CSVLogger`, `TensorBoard`, progress bar):
+      `grad_norm/global` and, with `per_layer=True`, every
+      `grad_norm/<layer>/<variable>`, all of the last computed step of the
+      epoch, whatever the callback's place in the `callbacks` list;
+    * `.history`: every computed step (every `every` optimizer steps, also
+      inside a `steps_per_execution` block), `"step"` plus one list per key,
+      for `recipes.plots.plot_gradient_norms`. The norms are recorded in the
+      train step into a ring buffer (256 rows) that the callback reads every
+      `128 * every` steps and at each epoch end, so `.history` is complete at the end
+      of each epoch.
+
+    Per-variable step logs are off by default because Keras converts every log
+    value on every batch (about 2 us per key and step on a CPU): with hundreds
+    of variables the keys would cost more than the norms.
+
+    The norms are those of the gradients the optimizer applies: **after**
+    loss-scale unscaling, **after clipping** (`clipnorm`, `clipvalue`,
+    `global_clipnorm`) and after the cross-replica sum under `tf.distribute`
+    (so they equal a single-device run's). Without clipping, before and after
+    clipping are the same. With `every > 1` the norms are computed every
+    `every` optimizer steps only (the logs repeat the last computed values in
+    between).
 
     Example:
 
@@ -120,6 +167,7 @@ class GradientNormLogger(_TapClient):
     logger = GradientNormLogger(every=10)
     model.fit(x, y, epochs=5, callbacks=[logger])
     model.history.history["grad_norm/global"]      # one value per epoch
+    model.history.history["grad_norm/dense/kernel"]
     logger.history["step"], logger.history["grad_norm/dense/kernel"]
     ```
 
@@ -128,11 +176,15 @@ class GradientNormLogger(_TapClient):
         per_layer: also log one norm per trainable variable (else only the
             global norm).
         prefix: prefix of the log keys.
+        step_logs: `"global"` (default) puts only the global norm in the
+            logs of each step; `"all"` also the per-variable norms (one more
+            log value per variable and step, for per-batch TensorBoard).
     """
 
     _tap_logs = True
 
-    def __init__(self, every: int = 1, per_layer: bool = True, prefix: str = "grad_norm") -> None:
+    def __init__(self, every: int = 1, per_layer: bool = True, prefix: str = "grad_norm",
+                 step_logs: str = "global") -> None:
         super().__init__()
         self.every = int(check_positive("every", every, integer=True))
         if not isinstance(per_layer, bool):
@@ -141,11 +193,13 @@ class GradientNormLogger(_TapClient):
             raise ValueError(f"`prefix` must be a non-empty string; received {prefix!r}.")
         self.per_layer = per_layer
         self.prefix = prefix
-        self._records: dict[int, dict[str, float]] = {}
+        self.step_logs = check_choice("step_logs", step_logs, ("global", "all"))
+        self._rows: list[np.ndarray] = []  # blocks of rows [step, sq_0, ...]
+        self._names: list[str] = []
 
     def _tap_options(self) -> dict[str, Any]:
         return {"every": self.every, "logs": True, "per_layer": self.per_layer,
-                "prefix": self.prefix}
+                "prefix": self.prefix, "step_per_layer": self.step_logs == "all"}
 
     @property
     def clipping(self) -> str:
@@ -155,37 +209,66 @@ class GradientNormLogger(_TapClient):
     @property
     def history(self) -> dict[str, list[float]]:
         """Per-step record: `{"step": [...], key: [...]}` in step order."""
-        steps = sorted(self._records)
-        history: dict[str, list[float]] = {"step": steps}
-        for step in steps:
-            for key, value in self._records[step].items():
-                history.setdefault(key, []).append(value)
+        lock = getattr(self, "_lock", None) or threading.Lock()
+        with lock:
+            blocks = list(self._rows)
+        history: dict[str, list[float]] = {"step": []}
+        if not blocks:
+            return history
+        rows = np.concatenate(blocks)
+        steps, first = np.unique(rows[:, 0], return_index=True)  # sorted; first kept
+        rows = rows[first]
+        history["step"] = [int(step) for step in steps]
+        norms = np.sqrt(rows[:, 1:])
+        if self.per_layer:
+            for index, name in enumerate(self._names):
+                history[f"{self.prefix}/{name}"] = norms[:, index].tolist()
+        history[f"{self.prefix}/global"] = np.sqrt(rows[:, 1:].sum(axis=1)).tolist()
         return history
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        # The logs are those of this execution's last step; the norms in them were
-        # computed at the last multiple of `every` (counting optimizer steps).
-        tap = getattr(self, "_tap", None)
-        with self._lock:
-            self._epoch_steps = max(self._epoch_steps, batch + 1)
-        step = self._epoch_base + batch
-        step -= step % (tap.every if tap is not None else self.every)
-        if not logs or tap is None or step < self._first_step or step % self.every:
-            return
-        values = {k: float(v) for k, v in logs.items() if k.startswith(self.prefix + "/")}
-        with self._lock:
-            self._records.setdefault(step, values)
+    def _consume(self, rows: np.ndarray) -> None:
+        self._names = list(self._tap.names)
+        self._rows.append(rows)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        # Fallback when the tap could not extend the epoch logs itself.
+        if self.per_layer and logs is not None and f"{self.prefix}/global" in logs:
+            with self._lock:
+                latest = self._rows[-1][-1] if self._rows else None
+            if latest is not None:
+                for name, value in zip(self._names, np.sqrt(latest[1:]), strict=False):
+                    logs.setdefault(f"{self.prefix}/{name}", float(value))
 
     def get_config(self) -> dict[str, Any]:
-        return {"every": self.every, "per_layer": self.per_layer, "prefix": self.prefix}
+        return {"every": self.every, "per_layer": self.per_layer, "prefix": self.prefix,
+                "step_logs": self.step_logs}
 
 
 class GradientProblemError(RuntimeError):
-    """Raised by `VanishingGradientDetector(action="raise")`."""
+    """Raised by `VanishingGradientDetector(action="raise")`, naming the layers and the step.
+
+    Example:
+
+    ```python
+    try:
+        model.fit(x, y, callbacks=[VanishingGradientDetector(action="raise")])
+    except GradientProblemError as error:
+        print(error)  # what was found, where, and the lectures' remedies
+    ```
+    """
 
 
 class GradientWarning(UserWarning):
-    """Category of the warnings issued by `VanishingGradientDetector`."""
+    """Category of the warnings issued by `VanishingGradientDetector`.
+
+    Example:
+
+    ```python
+    import warnings
+    warnings.simplefilter("error", GradientWarning)  # turn findings into errors
+    ```
+    """
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -214,6 +297,14 @@ class VanishingGradientDetector(_TapClient):
     the current batch); `"raise"` raises `GradientProblemError`. The norms are
     taken after clipping (see `GradientNormLogger`). Shares the train-step hook
     with `GradientNormLogger`; it adds nothing to `logs` by itself.
+
+    Every computed step is checked (also inside a `steps_per_execution`
+    block): the train step records the norms into a ring buffer, which the
+    callback reads after every batch with `action="stop"` or `"raise"` (one
+    small variable read per batch, so that fit stops or raises right after the
+    batch), and with `action="warn"` only every `128 * every` steps and at each
+    epoch end (the warning may then come up to that many steps late; the step
+    it names is exact).
 
     Example:
 
@@ -268,17 +359,40 @@ class VanishingGradientDetector(_TapClient):
         self._pair = (hidden[0], hidden[-1]) if len(hidden) >= 2 else None
         self._lowest = hidden[0] if hidden else (kernels[0] if kernels else 0)
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        with self._lock:
-            self._epoch_steps = max(self._epoch_steps, batch + 1)
-        record = self._fresh(batch)
-        if record is None:
-            return
-        with self._lock:
-            self._check(record)
+    def _interval(self) -> int:
+        return 1 if self.action in ("stop", "raise") else self._tap.drain_interval
 
-    def _check(self, record: np.ndarray) -> None:
-        step, first_bad, squared = int(record[0]), record[1], record[2:]
+    def _wants(self, rows: np.ndarray) -> np.ndarray:
+        # non-finite rows are reported whatever `every`: the step must be exact
+        return (rows[:, 0] % self.every == 0) | ~np.isfinite(rows[:, 1:]).all(axis=1)
+
+    def _consume(self, rows: np.ndarray) -> None:
+        steps, squared = rows[:, 0], rows[:, 1:]
+        sizes = np.asarray(self._tap.sizes, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            finite = np.isfinite(squared).all(axis=1)
+            global_norm = np.sqrt(squared.sum(axis=1))
+            rms = np.sqrt(squared / sizes)
+            lower = self._pair[0] if self._pair else self._lowest
+            lower_rms = rms[:, lower]
+            ratio = lower_rms / rms[:, self._pair[1]] if self._pair else np.full(len(rows), np.nan)
+            vanishing = (ratio < self.vanishing_ratio) | (lower_rms < self.min_rms)
+            exploding = (ratio > self.exploding_ratio) | (global_norm > self.max_norm)
+        own = steps % self.every == 0
+        for i in range(len(rows)):
+            if not finite[i]:
+                self._report("non_finite", int(steps[i]), self._info(rows[i]))
+                continue
+            if not own[i]:
+                continue
+            for kind, hit in (("vanishing", vanishing[i]), ("exploding", exploding[i])):
+                self._streak[kind] = self._streak[kind] + 1 if hit else 0
+                if self._streak[kind] >= self.patience:
+                    self._report(kind, int(steps[i]), self._info(rows[i]))
+
+    def _info(self, record: np.ndarray) -> dict[str, Any]:
+        """Details of one row for a finding."""
+        squared = record[1:]
         names, sizes = self._tap.names, self._tap.sizes
         global_norm = float(np.sqrt(squared.sum()))
         rms = np.sqrt(squared / np.asarray(sizes, dtype=np.float64))
@@ -290,20 +404,13 @@ class VanishingGradientDetector(_TapClient):
             info["upper"], info["upper_rms"] = names[upper], float(rms[upper])
             with np.errstate(divide="ignore", invalid="ignore"):
                 info["ratio"] = float(rms[lower] / rms[upper])
-        if first_bad >= 0:
-            bad = [n for n, s in zip(names, squared, strict=False) if not np.isfinite(s)]
-            info["non_finite_variables"] = bad
-            self._report("non_finite", int(first_bad), info)
-            return
-        ratio = info.get("ratio", float("nan"))
-        vanishing = ratio < self.vanishing_ratio or info["lower_rms"] < self.min_rms
-        exploding = ratio > self.exploding_ratio or global_norm > self.max_norm
-        for kind, hit in (("vanishing", vanishing), ("exploding", exploding)):
-            self._streak[kind] = self._streak[kind] + 1 if hit else 0
-            if self._streak[kind] >= self.patience:
-                self._report(kind, step, info)
+        if not np.isfinite(squared).all():
+            info["non_finite_variables"] = [
+                n for n, s in zip(names, squared, strict=False) if not np.isfinite(s)]
+        return info
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        self._drain()
         tap = getattr(self, "_tap", None)
         if tap is not None and tap.snapshot()[0] < 0:
             warnings.warn(

@@ -14,7 +14,6 @@ keras-recipes train --data fashion-mnist   # needs the network once
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ def _load(name: str) -> Any:
 def _cmd_train(args: argparse.Namespace) -> int:
     import keras
 
+    from callbacks import GradientNormLogger, InitialLossCheck, VanishingGradientDetector
     from recipes.models import default_dnn
 
     keras.utils.set_random_seed(args.seed)
@@ -43,19 +43,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{len(data.test[0])} test samples, {data.n_classes} classes."
     )
     model = default_dnn(data.input_shape, data.n_classes, learning_rate=args.learning_rate)
-    initial_loss = model.evaluate(*data.train, verbose=0, return_dict=True)["loss"]
-    print(
-        f"Checklist 1, initial loss: {initial_loss:.4f} "
-        f"(expected about ln({data.n_classes}) = {math.log(data.n_classes):.4f})"
-    )
+    initial_loss = InitialLossCheck(*data.train)
+    logger = GradientNormLogger()
+    detector = VanishingGradientDetector(action="warn")
+    monitors = [initial_loss, logger, detector,
+                keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)]
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        report.mkdir(parents=True, exist_ok=True)
+        monitors.append(keras.callbacks.CSVLogger(str(report / "history.csv")))
     history = model.fit(
         *data.train,
         validation_data=data.valid,
         epochs=args.epochs,
         batch_size=args.batch_size,
         verbose=2 if args.quiet else 1,
-        callbacks=[keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)],
+        callbacks=monitors,
     )
+    print(
+        f"Checklist 1, initial loss: {initial_loss.measured:.4f} (expected "
+        f"{initial_loss.expected:.4f} = ln({data.n_classes}) for balanced classes)"
+    )
+    findings = [event["message"] for event in detector.events]
+    print("Gradients: " + ("\n  ".join(findings) if findings else
+                           "no vanishing, exploding or non-finite gradients found."))
     results = model.evaluate(*data.test, verbose=0, return_dict=True)
     print(
         f"Trained {len(history.history['loss'])} epochs; best val_accuracy "
@@ -66,7 +77,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(output)
     print(f"Saved the model to {output}")
+    if report is not None:
+        _save_report(report, history, logger)
     return 0
+
+
+def _save_report(report: Path, history: Any, logger: Any) -> None:
+    """Learning curves and gradient norms as PNG files next to history.csv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from recipes.plots import plot_gradient_norms, plot_learning_curves
+
+    figure = plot_learning_curves(history, ["loss", "accuracy"])[0].figure
+    figure.savefig(report / "learning_curves.png", dpi=110, bbox_inches="tight")
+    ax = plot_gradient_norms(logger, title="gradient norms per layer (kernels)")
+    ax.figure.savefig(report / "gradient_norms.png", dpi=110, bbox_inches="tight")
+    print(f"Saved the report to {report}/ (history.csv, learning_curves.png, gradient_norms.png)")
 
 
 TUNERS = ("random", "hyperband", "bayesian", "grid")
@@ -193,6 +220,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--output", default="models/default_dnn.keras",
                        help="where to save the trained model (.keras)")
+    train.add_argument("--report", default="reports/default_dnn",
+                       help="folder for history.csv and the plots ('' for none)")
     train.add_argument("--quiet", action="store_true",
                        help="one line per epoch instead of Keras's progress bar")
     train.set_defaults(handler=_cmd_train)

@@ -295,3 +295,69 @@ def plot_learning_rate(
                 break
     ax.set_title(title or key.replace("_", " "))
     return ax
+
+
+# ---------------------------------------------------------------------------
+# Learning curves (lecture 002: convergence per epoch; checklist 4 of lecture 000)
+# ---------------------------------------------------------------------------
+
+__all__ += ["plot_learning_curves"]
+
+
+def plot_learning_curves(
+    history: Any, metrics: Sequence[str] | None = None, *, axes: Any = None
+) -> Any:
+    """Plot each metric per epoch, training and validation side by side.
+
+    Lecture 002 plots convergence per epoch; checklist 4 of lecture 000 asks
+    to watch the loss on a validation set. A validation curve that turns up
+    while the training curve keeps falling is overfitting.
+
+    Example:
+
+    ```python
+    history = model.fit(x, y, validation_data=(x_valid, y_valid), epochs=20)
+    plot_learning_curves(history)                  # loss and every metric
+    plot_learning_curves(history, ["loss"])
+    ```
+
+    Args:
+        history: a `keras.callbacks.History` or its `.history` dict.
+        metrics: the metric names to plot (without `val_`); default: every
+            metric that has values, loss first.
+        axes: a sequence of matplotlib Axes, one per metric (default: a new
+            figure with one row).
+
+    Returns:
+        The list of Axes.
+    """
+    logs: Mapping[str, Sequence[float]] = getattr(history, "history", history)
+    if not isinstance(logs, Mapping) or not logs:
+        raise ValueError(
+            "`history` must be a keras History or a non-empty dict of per-epoch values; "
+            f"received {history!r}."
+        )
+    available = [k for k in logs if not k.startswith("val_") and "/" not in k]
+    if metrics is None:
+        metrics = sorted(available, key=lambda k: (k != "loss", k))
+    unknown = [m for m in metrics if m not in logs]
+    if unknown or not metrics:
+        raise ValueError(
+            f"`metrics` must name logged values among {available}; received {metrics!r}."
+        )
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+        axes = axes[0]
+    for ax, metric in zip(axes, metrics):
+        epochs = range(1, len(logs[metric]) + 1)
+        ax.plot(epochs, logs[metric], marker="o", markersize=3, label="training")
+        if f"val_{metric}" in logs:
+            ax.plot(epochs, logs[f"val_{metric}"], marker="o", markersize=3, label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return list(axes)

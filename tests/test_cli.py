@@ -11,14 +11,20 @@ from recipes.cli import main
 
 
 def test_train_one_epoch_saves_a_model(tmp_path, capsys):
-    output = tmp_path / "model.keras"
-    assert main(["train", "--epochs", "1", "--quiet", "--output", str(output)]) == 0
+    output, report = tmp_path / "model.keras", tmp_path / "report"
+    assert main(["train", "--epochs", "2", "--quiet", "--output", str(output),
+                 "--report", str(report)]) == 0
     printed = capsys.readouterr().out
     assert "Checklist 1, initial loss" in printed and "Test accuracy" in printed
     initial = float(re.search(r"initial loss: ([0-9.]+)", printed).group(1))
     assert initial == pytest.approx(2.3026, abs=0.1)  # calibrated output: ln(10)
+    assert "Gradients: no vanishing, exploding or non-finite gradients found." in printed
     model = keras.models.load_model(output)
     assert model.output_shape == (None, 10)
+    for name in ("learning_curves.png", "gradient_norms.png"):
+        assert (report / name).stat().st_size > 10_000
+    header, *rows = (report / "history.csv").read_text().splitlines()
+    assert len(rows) == 2 and "grad_norm/global" in header and "val_loss" in header
 
 
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])

@@ -99,7 +99,8 @@ def test_norms_equal_independent_tape(kind, spe):
         np.testing.assert_allclose(history.history[key], value, rtol=1e-5)
         np.testing.assert_allclose(logger.history[key], value, rtol=1e-5)
     np.testing.assert_allclose(history.history["grad_norm/global"], expected_global, rtol=1e-5)
-    assert logger.history["step"] == list(range(spe - 1, 32, spe))
+    # every step is recorded in-graph, also inside a steps_per_execution block
+    assert logger.history["step"] == list(range(32))
     assert logger.clipping == "after clipping"
     # the hook is gone after fit: no instance attributes left behind
     assert "train_step" not in model.__dict__
@@ -148,6 +149,35 @@ def test_shared_hook_second_fit_and_deepcopy():
     assert set(history.history) == {"loss"}
 
 
+class _BatchKeys(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.keys = set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.keys |= set(logs)
+
+
+@pytest.mark.parametrize("step_logs", ["global", "all"])
+def test_step_logs_and_epoch_logs(step_logs):
+    x, y = _data()
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    probe = _BatchKeys()
+    history = model.fit(x, y, batch_size=64, epochs=1, verbose=0,
+                        callbacks=[probe, GradientNormLogger(step_logs=step_logs)])
+    per_layer = [f"grad_norm/{n}" for n in ("hidden/kernel", "hidden/bias", "out/kernel",
+                                            "out/bias")]
+    assert "grad_norm/global" in probe.keys
+    assert set(per_layer) <= probe.keys if step_logs == "all" else not set(per_layer) & probe.keys
+    # the epoch logs carry every per-variable norm either way, equal to the tape's
+    expected, _ = _tape_norms(model, x, y)
+    for key, value in zip(per_layer, expected, strict=True):
+        np.testing.assert_allclose(history.history[key], value, rtol=1e-5)
+    with pytest.raises(ValueError, match="step_logs"):
+        GradientNormLogger(step_logs="some")
+
+
 def test_history_csv_and_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -156,9 +186,10 @@ def test_history_csv_and_tensorboard(tmp_path):
     model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
     csv_path = tmp_path / "log.csv"
     logdir = tmp_path / "tb"
+    # CSVLogger and TensorBoard placed before the logger still see the per-variable keys
     model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[
-        GradientNormLogger(), keras.callbacks.CSVLogger(str(csv_path)),
-        keras.callbacks.TensorBoard(str(logdir))])
+        keras.callbacks.CSVLogger(str(csv_path)), keras.callbacks.TensorBoard(str(logdir)),
+        GradientNormLogger()])
     assert len(model.history.history["grad_norm/global"]) == 2
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 2 and float(rows[1]["grad_norm/hidden/kernel"]) > 0
@@ -315,3 +346,14 @@ def test_nan_raise_leaves_no_hook_behind():
     with pytest.raises(GradientProblemError, match="step 3"):
         model.fit(x, y, batch_size=16, shuffle=False, callbacks=[logger, detector], verbose=0)
     assert _gradient_tap.tap_for(model) is None and "train_step" not in model.__dict__
+
+
+def test_nan_with_warn_and_every_reports_the_exact_step():
+    # "warn" reads the recorded rows only now and then, but every computed step is checked
+    model, x, y = _nan_regression()
+    logger, detector = GradientNormLogger(), VanishingGradientDetector(every=2)
+    with pytest.warns(GradientWarning, match="non-finite.*step 3"):
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, callbacks=[logger, detector],
+                  verbose=0)
+    assert [(e["kind"], e["step"]) for e in detector.events] == [("non_finite", 3)]
+    assert logger.history["step"] == list(range(10))

@@ -43,3 +43,20 @@ def test_plot_activation_stats_bars():
     with pytest.raises(ValueError, match="stat"):
         plot_activation_stats(history, stat="median")
     plt.close("all")
+
+
+def test_plot_learning_curves_training_and_validation():
+    from recipes.plots import plot_learning_curves
+
+    logs = {"loss": [2.3, 1.0, 0.5], "accuracy": [0.1, 0.6, 0.9],
+            "val_loss": [2.2, 1.2, 0.9], "val_accuracy": [0.2, 0.5, 0.8],
+            "grad_norm/global": [1.0, 0.5, 0.2]}
+    axes = plot_learning_curves(logs)
+    assert [ax.get_title() for ax in axes] == ["loss", "accuracy"]
+    lines = axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["training", "validation"]
+    assert list(lines[1].get_ydata()) == [2.2, 1.2, 0.9]
+    with pytest.raises(ValueError, match="metrics"):
+        plot_learning_curves(logs, ["f1"])
+    with pytest.raises(ValueError, match="history"):
+        plot_learning_curves({})
