@@ -163,6 +163,12 @@ class GradientTap:
     # ---------------------------------------------------------------- clients
     def add_client(self, client: Any, *, every: int, logs: bool, per_layer: bool,
                    prefix: str = "grad_norm", step_per_layer: bool = False) -> None:
+        prefixes = {c["prefix"] for c in self.clients.values() if c["logs"]} - {prefix}
+        if logs and prefixes:
+            raise ValueError(
+                f"Two GradientNormLoggers on one model must share `prefix`; received {prefix!r} "
+                f"while {sorted(prefixes)[0]!r} is in use."
+            )
         self.clients[id(client)] = {"every": every, "logs": logs, "per_layer": per_layer,
                                     "prefix": prefix, "step_per_layer": step_per_layer}
         self._configure()
@@ -342,8 +348,13 @@ def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = Fal
     if tap is None:
         tap = GradientTap(model)
         _TAPS[model] = tap
-    tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix,
-                   step_per_layer=step_per_layer)
+    try:
+        tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix,
+                       step_per_layer=step_per_layer)
+    except ValueError:
+        # fit aborts without on_train_end: take the hook out for every client.
+        release_all(model)
+        raise
     tap.install()
     return tap
 

@@ -22,7 +22,6 @@ def _activation_name(layer: keras.layers.Layer) -> str | None:
     return name.lower()
 
 
-@keras.saving.register_keras_serializable(package="recipes")
 class ActivationStats(keras.callbacks.Callback):
     """Record per-layer activation mean, std, saturated and dead fractions.
 
@@ -163,4 +162,5 @@ class ActivationStats(keras.callbacks.Callback):
         return clone
 
     def get_config(self) -> dict[str, Any]:
+        """The settings, without the probe batch (so not a full recipe to rebuild it)."""
         return {"every": self.every, "layers": self.layers, "saturation": self.saturation}

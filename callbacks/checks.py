@@ -43,7 +43,6 @@ def _entropy(probabilities: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-@keras.saving.register_keras_serializable(package="recipes")
 class InitialLossCheck(keras.callbacks.Callback):
     """Compare the loss before the first training step with what the output implies.
 
@@ -158,4 +157,5 @@ class InitialLossCheck(keras.callbacks.Callback):
         return clone
 
     def get_config(self) -> dict[str, Any]:
+        """The settings, without the data batch (so not a full recipe to rebuild it)."""
         return {"tolerance": self.tolerance, "action": self.action}

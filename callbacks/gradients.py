@@ -116,6 +116,11 @@ class _TapClient(keras.callbacks.Callback):
     def _consume(self, rows: np.ndarray) -> None:
         """Handle rows `[step, sq_0, ...]` in step order (lock held), vectorized."""
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _TapClient:
+        """Rebuild the callback from `get_config()` (Keras serialization)."""
+        return cls(**config)
+
     def __deepcopy__(self, memo: dict) -> _TapClient:
         # keras-tuner deep-copies callbacks: copy settings and findings, not the model.
         clone = self.__class__.__new__(self.__class__)

@@ -367,13 +367,19 @@ class OneCycleScheduler(_CallbackBase):
                         "OneCycleScheduler could not derive `total_steps`: fit() does not know "
                         "the steps per epoch (a dataset of unknown length). Pass `total_steps`."
                     )
-                initial_epoch = int(getattr(self.model, "_initial_epoch", 0) or 0)
-                steps = (int(params["epochs"]) - initial_epoch) * int(per_epoch)
-            self._steps = int(steps)
+                # known at the first epoch: fit(initial_epoch=...) is not on the model
+                self._steps_per_epoch = int(per_epoch)
+            else:
+                self._steps = int(steps)
         if self.cycle_momentum:
             self._momentum_name = _momentum_attribute(optimizer, None)
             if self._momentum_name is not None:
                 self._momentum_var = _install_scheduled_scalar(self.model, self._momentum_name)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self._steps is None:
+            # the cycle spans the epochs this fit runs: (epochs - first epoch) * steps
+            self._steps = (int(self.params["epochs"]) - epoch) * self._steps_per_epoch
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         step = _iterations(self.model.optimizer) - (self._start or 0)

@@ -235,7 +235,8 @@ def unfreeze(
     `unfreeze(model)` unfreezes everything; `start=-3` the top three layers;
     `start="hidden_2"` that layer and every layer above it. Fine-tuning
     usually wants a lower `learning_rate` (lecture 001: "recompile with a
-    lower learning rate").
+    lower learning rate"). The recompiled optimizer starts afresh: its
+    iteration count, moments and any learning-rate schedule restart at step 0.
 
     Example:
 

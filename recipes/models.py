@@ -76,6 +76,19 @@ def dense_block(
         check_positive("max_norm", max_norm)
     if initializer == "auto":
         initializer = initializer_for(activation)
+    else:
+        try:
+            keras.initializers.get(initializer)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                "`initializer` must be 'auto', a Keras initializer name such as 'he_normal' or "
+                f"an initializer object; received {initializer!r}."
+            ) from error
+    if alpha_dropout and not dropout:
+        raise ValueError(
+            "`alpha_dropout=True` needs a dropout rate: pass `dropout` in (0, 1); received "
+            f"dropout={dropout!r}."
+        )
 
     def layer_name(suffix: str) -> str | None:
         return f"{name}_{suffix}" if name else None
@@ -121,6 +134,11 @@ def _check_hidden(hidden: Any) -> tuple[int, ...]:
     if isinstance(hidden, (int, str)) or not isinstance(hidden, Sequence):
         raise TypeError(
             f"`hidden` must be a sequence of layer widths such as (300, 100); received {hidden!r}."
+        )
+    if not hidden:
+        raise ValueError(
+            "`hidden` must list at least one layer width such as (300, 100); received "
+            f"{hidden!r}."
         )
     for units in hidden:
         check_positive("hidden", units, integer=True)
@@ -197,6 +215,8 @@ def build_dnn(
     """
     shape = _check_input_shape(input_shape)
     widths = _check_hidden(hidden)
+    if not isinstance(calibrate_output, bool):
+        raise TypeError(f"`calibrate_output` must be a bool; received {calibrate_output!r}.")
     layers: list[keras.layers.Layer] = [keras.Input(shape=shape, name="features")]
     if normalize is not None:
         layers.append(_normalization_layer(normalize, shape))
@@ -255,11 +275,18 @@ def default_dnn(
     settings = {
         "hidden": DEFAULT_DNN["hidden"],
         "activation": DEFAULT_DNN["activation"],
-        "initializer": DEFAULT_DNN["initializer"],
+        "initializer": "auto",  # He for the table's ELU; follows an overridden activation
         "batch_norm": DEFAULT_DNN["batch_norm"],
         "dropout": DEFAULT_DNN["dropout"],
     }
     settings.update(overrides)
+    if learning_rate is not None:
+        check_positive("learning_rate", learning_rate)
+        if not compile:
+            raise ValueError(
+                "`learning_rate` is Adam's rate and applies only with compile=True; received "
+                f"learning_rate={learning_rate!r} with compile=False."
+            )
     model = build_dnn(input_shape, n_outputs, task=task, name="default_dnn", **settings)
     if compile:
         from recipes.optimizers import compile_recipe
@@ -267,7 +294,7 @@ def default_dnn(
         compile_recipe(
             model,
             DEFAULT_DNN["optimizer"],
-            learning_rate=learning_rate or DEFAULT_DNN["learning_rate"],
+            learning_rate=DEFAULT_DNN["learning_rate"] if learning_rate is None else learning_rate,
         )
     return model
 
@@ -369,7 +396,7 @@ def self_normalizing_dnn(
         activation="selu",
         initializer="lecun_normal",
         dropout=dropout,
-        alpha_dropout=True,
+        alpha_dropout=bool(dropout),
         task=task,
         normalize=normalize,
         name=name,

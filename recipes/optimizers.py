@@ -7,7 +7,12 @@ from typing import Any
 
 import keras
 
-from callbacks._validation import check_choice, check_fraction, check_positive
+from callbacks._validation import (
+    check_choice,
+    check_fraction,
+    check_non_negative,
+    check_positive,
+)
 from recipes.defaults import OPTIMIZER_DEFAULTS
 from recipes.schedules import PowerSchedule
 
@@ -16,7 +21,7 @@ MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop")
 FAST_STEPS_PER_EXECUTION = 32
 """Steps run per call of the compiled train function when `compile_recipe(fast=True)`.
 
-Chosen from `benchmarks/compile_fast.py` (see BENCHMARKS.md): it removes most of
+Chosen from `benchmarks/fast_path.py` (see BENCHMARKS.md): it removes most of
 the per-step Python and dispatch cost of small models and changes no maths.
 """
 
@@ -83,7 +88,13 @@ def make_optimizer(
     settings = dict(OPTIMIZER_DEFAULTS[name])
     optimizer_class = getattr(keras.optimizers, settings.pop("class"))
     if learning_rate is not None:
-        check_positive("learning_rate", learning_rate)
+        learning_rate = float(check_positive("learning_rate", learning_rate))
+    for argument in ("beta_1", "beta_2", "rho"):
+        if argument in kwargs:
+            check_fraction(argument, kwargs[argument])
+    for argument in ("epsilon", "weight_decay"):
+        if argument in kwargs:
+            check_non_negative(argument, kwargs[argument])
     for argument, value in (
         ("clipvalue", clipvalue),
         ("clipnorm", clipnorm),
@@ -228,6 +239,8 @@ def compile_recipe(
         task_loss, task_metrics = TASK_LOSSES[infer_task(model)]
         loss = task_loss if loss == "auto" else loss
         metrics = task_metrics if metrics == "auto" else metrics
+    if isinstance(metrics, str):
+        metrics = [metrics]
     if metrics is not None and not isinstance(metrics, (Sequence, dict)):
         raise TypeError(f"`metrics` must be 'auto', a list or a dict; received {metrics!r}.")
     if steps_per_execution is None:

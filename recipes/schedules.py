@@ -13,7 +13,12 @@ from typing import Any
 import keras
 from keras import ops
 
-from callbacks._validation import check_choice, check_non_negative, check_positive
+from callbacks._validation import (
+    check_choice,
+    check_fraction,
+    check_non_negative,
+    check_positive,
+)
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -138,8 +143,16 @@ def make_schedule(
                 f"`values[0]` ({values[0]!r}) must equal `initial_learning_rate` "
                 f"({initial_learning_rate!r})."
             )
+        if any(b <= a for a, b in zip(boundaries, boundaries[1:])) or (
+            boundaries and boundaries[0] <= 0
+        ):
+            raise ValueError(
+                "`boundaries` must be positive and strictly increasing steps; received "
+                f"{boundaries!r}."
+            )
         return schedules.PiecewiseConstantDecay(boundaries, values)
     decay_steps = check_positive("decay_steps", params["decay_steps"], integer=True)
+    check_fraction("alpha", params.get("alpha", 0.0), include_one=True)
     return schedules.CosineDecay(
         initial_learning_rate, int(decay_steps), alpha=params.get("alpha", 0.0)
     )

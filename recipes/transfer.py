@@ -216,9 +216,10 @@ def fine_tune(
     Phase 1 (lecture 001): freeze every layer below `until`, train
     `head_epochs` epochs. Phase 2: unfreeze, recompile with
     `fine_tune_learning_rate` (default: the phase-1 rate / 10) and train
-    `epochs` more epochs. Both phases go into one `History` whose epochs keep
-    counting (0 .. head_epochs + epochs - 1); `history.phases` maps each phase
-    to its epoch range.
+    `epochs` more epochs (the recompiled optimizer starts afresh: a
+    learning-rate schedule restarts at step 0 in phase 2). Both phases go
+    into one `History` whose epochs keep counting (0 .. head_epochs +
+    epochs - 1); `history.phases` maps each phase to its epoch range.
 
     Example:
 

@@ -357,3 +357,26 @@ def test_nan_with_warn_and_every_reports_the_exact_step():
                   verbose=0)
     assert [(e["kind"], e["step"]) for e in detector.events] == [("non_finite", 3)]
     assert logger.history["step"] == list(range(10))
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [GradientNormLogger(every=3, per_layer=False, prefix="g", step_logs="global"),
+     VanishingGradientDetector(vanishing_ratio=1e-3, patience=2, action="stop")],
+    ids=["GradientNormLogger", "VanishingGradientDetector"],
+)
+def test_gradient_callbacks_round_trip_through_keras_serialization(callback):
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))
+    assert type(restored) is type(callback)
+    assert restored.get_config() == callback.get_config()
+
+
+def test_two_loggers_with_different_prefixes_are_refused():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    x, y = np.zeros((8, 3), "float32"), np.zeros((8, 2), "float32")
+    with pytest.raises(ValueError, match="prefix"):
+        model.fit(x, y, verbose=0,
+                  callbacks=[GradientNormLogger(prefix="a"), GradientNormLogger(prefix="b")])
+    model.fit(x, y, verbose=0)  # the refused fit left no hook behind
+    assert "train_step" not in model.__dict__

@@ -142,6 +142,12 @@ def test_class_priors_set_output_bias():
         ({"n_outputs": 0}, "n_outputs"),
         ({"hidden": 100}, "hidden"),
         ({"hidden": (10, -1)}, "hidden"),
+        ({"hidden": ()}, "hidden"),
+        ({"hidden": (10, 0)}, "hidden"),
+        ({"initializer": "nope"}, "initializer"),
+        ({"initializer": 5}, "initializer"),
+        ({"calibrate_output": "no"}, "calibrate_output"),
+        ({"alpha_dropout": True}, "alpha_dropout"),
         ({"activation": "mish"}, "activation"),
         ({"batch_norm": "middle"}, "batch_norm"),
         ({"dropout": 1.0}, "dropout"),
@@ -162,6 +168,17 @@ def test_bad_input_fails_early_naming_the_argument(kwargs, argument):
 def test_dense_block_layers_and_names():
     layers = dense_block(7, activation="tanh", batch_norm="before", dropout=0.1, name="b")
     assert [layer.name for layer in layers] == ["b_dense", "b_bn", "b_tanh", "b_dropout"]
+
+
+def test_default_dnn_initializer_follows_an_overridden_activation():
+    model = default_dnn((8,), 3, activation="tanh", compile=False)
+    assert all(initializer_name(layer)[0] == "GlorotNormal" for layer in dense_layers(model)[:-1])
+    with pytest.raises(ValueError, match="learning_rate"):
+        default_dnn((8,), 3, learning_rate=0.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        default_dnn((8,), 3, learning_rate=0.01, compile=False)
+    assert default_dnn((8,), 3, learning_rate=0.05).optimizer.get_config()[
+        "learning_rate"] == pytest.approx(0.05)
 
 
 def test_default_dnn_is_the_lecture_table(digits):

@@ -94,6 +94,9 @@ def test_clipping_reproduces_lecture_001():
         (lambda: make_optimizer("sgd", clipnorm=1, clipvalue=1), "clipvalue"),
         (lambda: make_optimizer("sgd", decay=0), "decay"),
         (lambda: make_optimizer("sgd", bogus=1), "bogus"),
+        (lambda: make_optimizer("adam", beta_1=1.5), "beta_1"),
+        (lambda: make_optimizer("rmsprop", rho=-0.1), "rho"),
+        (lambda: make_optimizer("adam", epsilon=-1e-7), "epsilon"),
     ],
 )
 def test_bad_input(call, argument):
@@ -116,6 +119,14 @@ def test_compile_recipe_infers_loss_and_metrics(task, n_outputs, loss, metric):
     y = np.zeros((16, n_outputs if task == "regression" else 1), "float32")
     logs = model.fit(x, y, epochs=1, verbose=0).history
     assert set(logs) == {"loss", metric}
+
+
+def test_numpy_learning_rate_and_string_metric():
+    optimizer = make_optimizer("sgd", learning_rate=np.float32(0.1))
+    assert optimizer.get_config()["learning_rate"] == pytest.approx(0.1)
+    model = compile_recipe(build_dnn((6,), 3, hidden=(4,)), metrics="accuracy")
+    x = np.zeros((8, 6), "float32")
+    assert set(model.fit(x, np.zeros(8), verbose=0).history) == {"loss", "accuracy"}
 
 
 def test_compile_recipe_accepts_explicit_loss_and_optimizer_settings():

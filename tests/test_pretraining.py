@@ -19,7 +19,7 @@ def test_each_stage_reconstruction_loss_falls(digits):
         assert stage[-1] < 0.8 * stage[0]
     assert [layer.name for layer in encoder.layers] == ["pretrained_1", "pretrained_2"]
     assert encoder.output_shape == (None, 16) and not encoder.compiled
-    # stage 2 was trained on stage 1's codes: the encoder's first layer feeds the second
+    # the pretrained encoder takes a new head without being changed by its training
     classifier = reuse_pretrained(encoder, drop=0, head="multiclass:10", freeze=False)
     assert classifier.compiled and classifier.output_shape == (None, 10)
     before = [np.array(w) for w in encoder.get_weights()]

@@ -80,6 +80,9 @@ def test_make_schedule_builds_each_name():
         (lambda: make_schedule("piecewise_constant", 0.01, boundaries=[5], values=[0.1, 0.01]),
          "`values[0]`"),
         (lambda: make_schedule("cosine", 0.01, decay_steps=2.5), "`decay_steps`"),
+        (lambda: make_schedule("cosine", 0.01, decay_steps=10, alpha=-1), "`alpha`"),
+        (lambda: make_schedule("piecewise_constant", 0.01, boundaries=[10, 5],
+                               values=[0.01, 0.005, 0.001]), "`boundaries`"),
         (lambda: PowerSchedule(0.01, s=-1), "`s`"),
     ],
 )

@@ -174,6 +174,18 @@ def test_one_cycle_rate_peaks_at_the_documented_step_and_momentum_moves_inversel
     assert float(model.optimizer.momentum) == pytest.approx(momenta[-1])
 
 
+def test_one_cycle_spans_the_epochs_fit_runs_with_initial_epoch():
+    recorder = Recorder()
+    callback = OneCycleScheduler(max_learning_rate=0.1)
+    _fit(_model(keras.optimizers.SGD(learning_rate=0.01)), [callback, recorder], 5,
+         initial_epoch=3)
+    rates = np.array([b["learning_rate"] for b in recorder.batches])
+    assert callback._steps == (5 - 3) * N // BATCH == 8
+    assert int(np.argmax(rates)) == callback.peak_step == round(0.45 * 8)
+    after_peak = rates[callback.peak_step:]
+    assert np.all(np.diff(after_peak) < 0) and rates[-1] < 0.5 * rates.max()  # annealing
+
+
 def test_one_cycle_cycles_adam_beta_1_and_honours_total_steps():
     recorder = Recorder()
     callback = OneCycleScheduler(max_learning_rate=0.01, total_steps=10, warmup_fraction=0.3)
