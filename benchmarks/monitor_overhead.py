@@ -76,6 +76,8 @@ def main() -> None:
                         help="epochs per fit; the fastest epoch after the first is timed")
     parser.add_argument("--verbose", type=int, default=0, help="fit's verbose (0 or 1)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive variant")
+    parser.add_argument("--split", action="store_true",
+                        help="instead: plain, logger every 1000 steps, logger, logger+detector")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -88,6 +90,13 @@ def main() -> None:
     }
     if args.no_naive:
         del callbacks["naive"]
+    if args.split:  # where the cost is: the norms computed every step, or the rest?
+        callbacks = {
+            "plain": lambda: [],
+            "logger every=1000": lambda: [GradientNormLogger(every=1000)],
+            "logger": lambda: [GradientNormLogger()],
+            "ours": lambda: [GradientNormLogger(), VanishingGradientDetector()],
+        }
     seeds = iter(range(10**6))
 
     def variant(name: str):

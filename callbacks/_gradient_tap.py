@@ -16,12 +16,13 @@ gradient-aware callback on that model:
   therefore **after clipping**; with no clipping configured, before and after
   are the same. (Keras clips per replica before the all-reduce, so under a
   strategy "before clipping" would need one extra all-reduce; we do not pay it.)
-* In the traced step it computes one float64 row
-  `[step, squared_norm_0, ..., squared_norm_n-1]`
-  (few fused ops: one `l2_loss` per variable, one `stack`) and writes it to
-  `record` (the latest row) and to `rows`, an in-graph ring buffer of
-  `capacity` rows (a `scatter_nd_update`), optionally only every `every`
-  optimizer steps (a `tf.cond`). Clients read the ring buffer from Python once
+* In the traced step it computes the halves of the squared norms (few fused
+  ops: one `l2_loss` per variable, one `stack`, in float32) and writes them to
+  `record` (the latest step's) and, with the step number, to an in-graph ring
+  buffer of `capacity` steps (`halves` and `steps`, one scatter each),
+  optionally only every `every` optimizer steps (a `tf.cond`). Python reads
+  them back as float64 rows `[step, squared_norm_0, ...]`
+  (`benchmarks/norm_cost.py` measures this recording in isolation). Clients read the ring buffer from Python once
   every `capacity * every / 2` steps or less (`drain_interval`), never per
   step unless they must react at once: per-step Python costs more than the
   hook (a variable read is ~35 us, a log key ~2 us per step).
@@ -139,26 +140,25 @@ class GradientTap:
             # ON_READ + ONLY_FIRST_REPLICA: each replica writes its own copy with no
             # communication (the reduced gradients are identical on every replica);
             # a read outside the step returns the first replica's copy.
-            initial = np.full(len(self.variables) + 1, np.nan)
-            initial[0] = -1.0
-            self.record = tf.Variable(
-                initial,
-                dtype=tf.float64,
-                trainable=False,
-                name="gradient_tap_record",
-                synchronization=tf.VariableSynchronization.ON_READ,
-                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-            )
-            rows = np.full((self.capacity, len(self.variables) + 1), np.nan)
-            rows[:, 0] = -1.0
-            self.rows = tf.Variable(
-                rows,
-                dtype=tf.float64,
-                trainable=False,
-                name="gradient_tap_rows",
-                synchronization=tf.VariableSynchronization.ON_READ,
-                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-            )
+            # float32 halves of the squared norms (what `l2_loss` gives): the latest
+            # step's, and a ring of `capacity` steps with their step numbers beside.
+            n = len(self.variables)
+            self.record = self._sync_on_read(np.full(n, np.nan), tf.float32, "record")
+            self.halves = self._sync_on_read(
+                np.full((self.capacity, n), np.nan), tf.float32, "halves")
+            self.steps = self._sync_on_read(
+                np.full(self.capacity, -1), tf.int64, "steps")
+
+    @staticmethod
+    def _sync_on_read(initial: np.ndarray, dtype: Any, name: str) -> tf.Variable:
+        return tf.Variable(
+            initial,
+            dtype=dtype,
+            trainable=False,
+            name=f"gradient_tap_{name}",
+            synchronization=tf.VariableSynchronization.ON_READ,
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
 
     # ---------------------------------------------------------------- clients
     def add_client(self, client: Any, *, every: int, logs: bool, per_layer: bool,
@@ -271,18 +271,19 @@ class GradientTap:
                     continue
                 if isinstance(grad, tf.IndexedSlices):
                     grad = tf.convert_to_tensor(grad)
-                # l2_loss = sum(g**2) / 2 in one fused kernel per variable.
+                # l2_loss = sum(g**2) / 2 in one fused kernel per variable; the
+                # factor 2 is applied when the values are read (no op per step).
                 parts[index] = tf.nn.l2_loss(tf.cast(grad, tf.float32))
-            # [step, squared norms...]; float64 keeps the step exact at any count
-            row = tf.concat([tf.reshape(tf.cast(iterations, tf.float64), [1]),
-                             tf.cast(tf.stack(parts), tf.float64) * 2.0], 0)
-            self.record.assign(row)
+            halves = tf.stack(parts)
+            self.record.assign(halves)
             slot = iterations // self.every % self.capacity if self.every > 1 else (
                 iterations % self.capacity)
-            # raw op on the handle: a sync-on-read variable (MirroredStrategy) has no
+            # raw ops on the handles: a sync-on-read variable (MirroredStrategy) has no
             # scatter method in replica context, but `.handle` is this replica's copy.
-            tf.raw_ops.ResourceScatterUpdate(resource=self.rows.handle, indices=slot,
-                                             updates=row)
+            tf.raw_ops.ResourceScatterUpdate(resource=self.halves.handle, indices=slot,
+                                             updates=halves)
+            tf.raw_ops.ResourceScatterUpdate(resource=self.steps.handle, indices=slot,
+                                             updates=tf.cast(iterations, tf.int64))
             return tf.constant(True)
 
         if self.every == 1:
@@ -298,7 +299,7 @@ class GradientTap:
         def train_step(data):
             logs = original(data)
             if self.log_global and isinstance(logs, dict):
-                squared = tf.convert_to_tensor(self.record)[1:]
+                squared = 2.0 * tf.convert_to_tensor(self.record)
                 logs = dict(logs)
                 if self.step_per_layer:
                     norms = tf.unstack(tf.sqrt(squared))
@@ -329,13 +330,20 @@ class GradientTap:
         """Optimizer steps after which a client must read `rows` to miss none."""
         return max(1, self.capacity * self.every // 2)
 
+    def _rows(self) -> np.ndarray:
+        """The ring buffer as float64 rows `[step, sq_0, ...]` (two reads)."""
+        steps = np.asarray(self.steps.numpy(), dtype=np.float64)
+        squared = 2.0 * np.asarray(self.halves.numpy(), dtype=np.float64)
+        return np.column_stack([steps, squared])
+
     def snapshot(self) -> np.ndarray:
-        """The latest row as numpy `[step, sq_0, ...]` (one read)."""
-        return np.asarray(self.record.numpy())
+        """The latest computed row `[step, sq_0, ...]` (step -1 before any)."""
+        rows = self._rows()
+        return rows[int(np.argmax(rows[:, 0]))]
 
     def rows_after(self, step: float) -> np.ndarray:
-        """Rows of the ring buffer with a step greater than `step`, in step order (one read)."""
-        rows = np.asarray(self.rows.numpy())
+        """Rows of the ring buffer with a step greater than `step`, in step order."""
+        rows = self._rows()
         rows = rows[rows[:, 0] > step]
         return rows[np.argsort(rows[:, 0], kind="stable")]
 
