@@ -22,8 +22,9 @@ gradient-aware callback on that model:
   buffer of `capacity` steps (`halves` and `steps`, one scatter each),
   optionally only every `every` optimizer steps (a `tf.cond`). Python reads
   them back as float64 rows `[step, squared_norm_0, ...]`
-  (`benchmarks/norm_cost.py` measures this recording in isolation). Clients read the ring buffer from Python once
-  every `capacity * every / 2` steps or less (`drain_interval`), never per
+  (`benchmarks/norm_cost.py` measures this recording in isolation). Clients
+  read the ring buffer from Python once every `capacity * every / 2` steps or
+  less (`drain_interval`), never per
   step unless they must react at once: per-step Python costs more than the
   hook (a variable read is ~35 us, a log key ~2 us per step).
 * It wraps `model.train_step` (instance attribute) so that the returned logs
@@ -41,7 +42,10 @@ gradient-aware callback on that model:
 
 Installing and removing the tap forces `model.make_train_function(force=True)`
 (fit builds the train function before `on_train_begin`), so a later `fit`
-without these callbacks pays nothing.
+without these callbacks pays nothing. A `fit` aborted by an exception from
+elsewhere gets no `on_train_end`: its hook stays on the model until the next
+`fit` with a gradient callback, which notices the stale tap (it belongs to
+another fit's `History`) and starts afresh.
 
 TensorFlow is imported here (and only here in `callbacks`) because the hook
 lives inside the TF train step and must create `tf.distribute`-aware variables.
@@ -134,6 +138,7 @@ class GradientTap:
         self.capacity = max(256, 4 * spe)
         self.prefix = "grad_norm"
         self._local = threading.local()  # MirroredStrategy traces replicas in threads
+        self.fit: int | None = None  # id of the History of the fit that installed the tap
         self._installed = False
         strategy = model.distribute_strategy
         with strategy.scope():
@@ -352,9 +357,17 @@ def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = Fal
             per_layer: bool = False, prefix: str = "grad_norm",
             step_per_layer: bool = False) -> GradientTap:
     """Attach `client` to the model's tap (creating and installing it if needed)."""
+    # Keras gives the model a new History in every fit, before on_train_begin: a tap
+    # from another fit was left by a fit aborted before on_train_end (an exception
+    # from elsewhere, Ctrl-C); its clients are gone, so start afresh.
+    fit = id(getattr(model, "history", None))
     tap = _TAPS.get(model)
+    if tap is not None and tap.fit != fit:
+        release_all(model)
+        tap = None
     if tap is None:
         tap = GradientTap(model)
+        tap.fit = fit
         _TAPS[model] = tap
     try:
         tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix,

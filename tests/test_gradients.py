@@ -380,3 +380,21 @@ def test_two_loggers_with_different_prefixes_are_refused():
                   callbacks=[GradientNormLogger(prefix="a"), GradientNormLogger(prefix="b")])
     model.fit(x, y, verbose=0)  # the refused fit left no hook behind
     assert "train_step" not in model.__dict__
+
+
+def test_a_fit_aborted_elsewhere_leaves_no_stale_hook_for_the_next_fit():
+    class Boom(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    x, y = np.zeros((64, 3), "float32"), np.zeros((64, 2), "float32")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, verbose=0, callbacks=[GradientNormLogger(), Boom()])
+    assert "train_step" in model.__dict__  # Keras ran no on_train_end: the hook is still on
+    logger = GradientNormLogger(prefix="other")  # the stale logger's prefix is forgotten
+    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[logger])
+    assert "other/global" in history.history and "grad_norm/global" not in history.history
+    assert len(logger.history["step"]) == 2 * 2  # 64 samples, batch 32: only this fit's steps
+    assert "train_step" not in model.__dict__
