@@ -6,8 +6,9 @@ of the 784-300-100-10 MLP of `monitor_overhead.py`:
 * `l2 only`: one `l2_loss` per variable and their sum, the least any
   per-variable gradient norm can cost (one pass over every gradient element);
 * `tap's recording`: what `callbacks/_gradient_tap.py` does per step (the
-  float32 halves of the squared norms, the latest step's kept in one
-  variable, and a ring-buffer write of them and of the step number);
+  float32 halves of the squared norms, a ring-buffer write of them and of the
+  step number, and the global norm for the logs taken from the computed
+  halves);
 * `float64 row`: the earlier form (a float64 row `[step, squared norms]`
   built per step and written to the latest-row variable and the ring).
 
@@ -33,7 +34,6 @@ def main(calls: int = 2000, repeats: int = 5) -> None:
     step = tf.Variable(0, dtype=tf.int64)
     latest64 = tf.Variable(tf.zeros([len(SHAPES) + 1], tf.float64))
     rows64 = tf.Variable(tf.zeros([CAPACITY, len(SHAPES) + 1], tf.float64))
-    latest32 = tf.Variable(tf.zeros([len(SHAPES)], tf.float32))
     rows32 = tf.Variable(tf.zeros([CAPACITY, len(SHAPES)], tf.float32))
     steps = tf.Variable(tf.zeros([CAPACITY], tf.int64))
 
@@ -51,11 +51,10 @@ def main(calls: int = 2000, repeats: int = 5) -> None:
 
     def tap_recording(grads):
         halves = tf.stack([tf.nn.l2_loss(g) for g in grads])
-        latest32.assign(halves)
         slot = step % CAPACITY
         tf.raw_ops.ResourceScatterUpdate(resource=rows32.handle, indices=slot, updates=halves)
         tf.raw_ops.ResourceScatterUpdate(resource=steps.handle, indices=slot, updates=step)
-        return tf.sqrt(2.0 * tf.reduce_sum(latest32))
+        return tf.sqrt(tf.reduce_sum(2.0 * halves))
 
     print(f"{calls} calls per timing, median of {repeats}, gradient shapes {SHAPES}")
     for name, body in (("l2 only", l2_only), ("tap's recording", tap_recording),

@@ -17,10 +17,12 @@ gradient-aware callback on that model:
   are the same. (Keras clips per replica before the all-reduce, so under a
   strategy "before clipping" would need one extra all-reduce; we do not pay it.)
 * In the traced step it computes the halves of the squared norms (few fused
-  ops: one `l2_loss` per variable, one `stack`, in float32) and writes them to
-  `record` (the latest step's) and, with the step number, to an in-graph ring
-  buffer of `capacity` steps (`halves` and `steps`, one scatter each),
-  optionally only every `every` optimizer steps (a `tf.cond`). Python reads
+  ops: one `l2_loss` per variable, one `stack`, in float32) and writes them,
+  with the step number, to an in-graph ring buffer of `capacity` steps
+  (`halves` and `steps`, one scatter each), optionally only every `every`
+  optimizer steps (a `tf.cond`). The step's logs take the norms from the
+  computed tensor itself, not from a variable read after the write, so the
+  chain of ops the step waits for stays short. Python reads
   them back as float64 rows `[step, squared_norm_0, ...]`
   (`benchmarks/norm_cost.py` measures this recording in isolation). Clients
   read the ring buffer from Python once every `capacity * every / 2` steps or
@@ -145,10 +147,9 @@ class GradientTap:
             # ON_READ + ONLY_FIRST_REPLICA: each replica writes its own copy with no
             # communication (the reduced gradients are identical on every replica);
             # a read outside the step returns the first replica's copy.
-            # float32 halves of the squared norms (what `l2_loss` gives): the latest
-            # step's, and a ring of `capacity` steps with their step numbers beside.
+            # float32 halves of the squared norms (what `l2_loss` gives), a ring of
+            # `capacity` steps with their step numbers beside.
             n = len(self.variables)
-            self.record = self._sync_on_read(np.full(n, np.nan), tf.float32, "record")
             self.halves = self._sync_on_read(
                 np.full((self.capacity, n), np.nan), tf.float32, "halves")
             self.steps = self._sync_on_read(
@@ -248,7 +249,7 @@ class GradientTap:
             if reduced is not None:
                 # Recorded after the update ops in program order: the updates never
                 # wait for the norms (they are ordered after, not before).
-                self._record(*reduced)
+                self._local.halves = self._record(*reduced)
             return result
 
         return _backend_update_step
@@ -263,9 +264,11 @@ class GradientTap:
 
         return _all_reduce_sum_gradients
 
-    def _record(self, grads: list[Any], variables: list[Any]) -> None:
+    def _record(self, grads: list[Any], variables: list[Any]) -> tf.Tensor:
+        """Write this step's halves of squared norms to the ring; return the latest."""
         # Few ops on purpose: each graph op costs microseconds per step on a CPU.
         iterations = tf.convert_to_tensor(self._optimizer.iterations)
+        slot = (iterations // self.every if self.every > 1 else iterations) % self.capacity
 
         def compute() -> tf.Tensor:
             zero = tf.constant(0.0, tf.float32)
@@ -277,34 +280,39 @@ class GradientTap:
                 if isinstance(grad, tf.IndexedSlices):
                     grad = tf.convert_to_tensor(grad)
                 # l2_loss = sum(g**2) / 2 in one fused kernel per variable; the
-                # factor 2 is applied when the values are read (no op per step).
+                # factor 2 is applied when the values are read.
                 parts[index] = tf.nn.l2_loss(tf.cast(grad, tf.float32))
             halves = tf.stack(parts)
-            self.record.assign(halves)
-            slot = iterations // self.every % self.capacity if self.every > 1 else (
-                iterations % self.capacity)
             # raw ops on the handles: a sync-on-read variable (MirroredStrategy) has no
             # scatter method in replica context, but `.handle` is this replica's copy.
             tf.raw_ops.ResourceScatterUpdate(resource=self.halves.handle, indices=slot,
                                              updates=halves)
             tf.raw_ops.ResourceScatterUpdate(resource=self.steps.handle, indices=slot,
                                              updates=tf.cast(iterations, tf.int64))
-            return tf.constant(True)
+            return halves
 
         if self.every == 1:
-            compute()
-        else:
-            tf.cond(
-                tf.equal(iterations % self.every, 0),
-                compute,
-                lambda: tf.constant(False),
-            )
+            return compute()
+        # Between two computed steps the logs repeat the last computed one (its
+        # row is at the same slot); NaN before the first.
+        return tf.cond(
+            tf.equal(iterations % self.every, 0),
+            compute,
+            lambda: tf.gather(tf.convert_to_tensor(self.halves), slot),
+        )
 
     def _wrap_train_step(self, original: Any) -> Any:
         def train_step(data):
+            self._local.halves = None
             logs = original(data)
+            halves, self._local.halves = self._local.halves, None
             if self.log_global and isinstance(logs, dict):
-                squared = 2.0 * tf.convert_to_tensor(self.record)
+                if halves is None or halves.graph is not tf.compat.v1.get_default_graph():
+                    # recorded inside a branch (LossScaleOptimizer, gradient
+                    # accumulation) or not at all: the latest row of the ring
+                    halves = tf.gather(tf.convert_to_tensor(self.halves),
+                                       tf.argmax(tf.convert_to_tensor(self.steps)))
+                squared = 2.0 * halves
                 logs = dict(logs)
                 if self.step_per_layer:
                     norms = tf.unstack(tf.sqrt(squared))

@@ -178,6 +178,38 @@ def test_step_logs_and_epoch_logs(step_logs):
         GradientNormLogger(step_logs="some")
 
 
+class _BatchGlobalNorms(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.values = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.values.append(float(logs["grad_norm/global"]))
+
+
+@pytest.mark.parametrize("optimizer,every", [
+    ("sgd", 1), ("sgd", 2), ("loss_scale", 1), ("accumulate", 1)])
+def test_step_logs_carry_the_norm_of_each_step(optimizer, every):
+    # The logs of a step take the norms computed in that step; inside an optimizer
+    # branch (loss scaling, gradient accumulation) they come from the ring instead.
+    x, y = _data()
+    model = _model()
+    inner = keras.optimizers.SGD(0.0, gradient_accumulation_steps=2 if
+                                 optimizer == "accumulate" else None)
+    if optimizer == "loss_scale":
+        inner = keras.optimizers.LossScaleOptimizer(inner)
+    model.compile(inner, "sparse_categorical_crossentropy")
+    probe = _BatchGlobalNorms()
+    model.fit(np.tile(x, (4, 1)), np.tile(y, 4), batch_size=64, epochs=1, shuffle=False,
+              verbose=0, callbacks=[GradientNormLogger(every=every), probe])
+    _, expected = _tape_norms(model, x, y)
+    if optimizer == "accumulate":  # the optimizer applies (and records) every 2nd batch
+        assert np.isnan(probe.values[0])
+        np.testing.assert_allclose(probe.values[1:], expected, rtol=1e-5)
+    else:
+        np.testing.assert_allclose(probe.values, expected, rtol=1e-5)
+
+
 def test_history_csv_and_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
