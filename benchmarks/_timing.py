@@ -32,11 +32,17 @@ class EpochTimer(keras.callbacks.Callback):
 def interleaved(
     variants: dict[str, Callable[[], float]], repeats: int
 ) -> dict[str, list[float]]:
-    """Run each variant once per round, `repeats` rounds; return the seconds per variant."""
+    """Run each variant once per round, `repeats` rounds; return the seconds per variant.
+
+    The order rotates from round to round (A B C, B C A, C A B, ...), so that no
+    variant always runs first, right after building, or right after another.
+    """
     seconds: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
     for round_index in range(repeats):
-        for name, run in variants.items():
-            seconds[name].append(run())
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds[name].append(variants[name]())
         print(
             f"round {round_index + 1}/{repeats}: "
             + ", ".join(f"{name} {values[-1] * 1e3:.1f} ms" for name, values in seconds.items()),
