@@ -8,11 +8,24 @@ batch size; the only difference is what `fast=True` turns on
 weights come out identical. Variants interleaved, each timed on a one-epoch
 `fit` after a warm-up epoch, median of `--repeats`.
 
+`--processes` adds the process-wide half of the fast path,
+`recipes.set_cpu_threads(1)`, which can only be chosen before TensorFlow runs
+anything: each variant then lives in its own worker process (this script with
+`--worker`), and the parent asks them for one epoch at a time, in rotating
+order, so the variants are still interleaved in one run. Four workers: Keras's
+defaults (compile and threads), Keras's compile after `set_cpu_threads(1)`,
+`compile_recipe(fast=True)` with TensorFlow's default threads, and
+`compile_recipe(fast=True)` after `set_cpu_threads(1)` (the whole fast path).
+`tests/test_threads.py` checks that the thread setting leaves the weights
+bit-identical.
+
 Example:
 
 ```bash
 .venv/bin/python benchmarks/fast_path.py               # fit's default verbose (progress bar)
 .venv/bin/python benchmarks/fast_path.py --verbose 0
+.venv/bin/python benchmarks/fast_path.py --processes   # with the thread setting
+.venv/bin/python benchmarks/fast_path.py --processes --hidden 1000 1000 1000 --batch-size 256
 ```
 """
 
@@ -21,6 +34,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -51,6 +67,65 @@ def epoch_seconds(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: 
     return timer.times[-1]
 
 
+WORKERS = {
+    "keras defaults": [],
+    "keras compile, 1 thread": ["--threads", "1"],
+    "compile_recipe(fast=True)": ["--fast"],
+    "set_cpu_threads(1) + fast": ["--fast", "--threads", "1"],
+}
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One variant in its own process: answer each line on stdin with one epoch's seconds."""
+    if args.threads is not None:
+        from recipes.threads import set_cpu_threads
+
+        set_cpu_threads(args.threads)  # before TensorFlow runs anything
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6000, 784), dtype="float32"), rng.integers(0, 10, 6000)
+    model = make_model(x.shape[1:], tuple(args.hidden), args.fast, args.steps_per_execution)
+    epoch_seconds(model, x, y, args.batch_size, args.verbose)  # warm-up: tracing
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(epoch_seconds(model, x, y, args.batch_size, args.verbose), flush=True)
+
+
+def run_processes(args: argparse.Namespace) -> None:
+    """Interleave one-epoch requests to one worker process per variant."""
+    base = [sys.executable, os.path.abspath(__file__), "--worker", "--verbose", args.verbose,
+            "--batch-size", str(args.batch_size), "--hidden", *map(str, args.hidden)]
+    if args.steps_per_execution:
+        base += ["--steps-per-execution", str(args.steps_per_execution)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    workers = {name: subprocess.Popen(base + extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True, env=env)
+               for name, extra in WORKERS.items()}
+    try:
+        for name, process in workers.items():
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"worker {name!r} failed to start")
+
+        def ask(process: subprocess.Popen) -> float:
+            process.stdin.write("epoch\n")
+            process.stdin.flush()
+            return float(process.stdout.readline())
+
+        layers = "-".join(map(str, [784, *args.hidden, 10]))
+        print(f"MNIST-shaped synthetic, {layers}, 6000 samples, batch {args.batch_size}, "
+              f"fit verbose={args.verbose!r}; one process per variant")
+        seconds = interleaved({name: (lambda p=process: ask(p))
+                               for name, process in workers.items()}, args.repeats)
+    finally:
+        for process in workers.values():
+            process.stdin.close()
+            process.wait()
+    report_ratios(seconds, "keras defaults")
+    for name, values in seconds.items():
+        paired = statistics.median(a / b for a, b in zip(seconds["keras defaults"], values,
+                                                          strict=True))
+        print(f"{name:>28}: speed-up over keras defaults (median of paired ratios) {paired:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -59,8 +134,22 @@ def main() -> None:
                         help="fit's verbose for both variants (Keras's default: auto)")
     parser.add_argument("--steps-per-execution", type=int, default=None,
                         help=f"override the fast path's value ({FAST_STEPS_PER_EXECUTION})")
+    parser.add_argument("--processes", action="store_true",
+                        help="one worker process per variant, with set_cpu_threads(1)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[300, 100],
+                        help="hidden layer sizes with --processes (default: 300 100)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.processes:
+        run_processes(args)
+        return
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    if args.worker:
+        args.verbose = verbose
+        worker(args)
+        return
     digits = load_digits()
     rng = np.random.default_rng(0)
     workloads = {

@@ -57,12 +57,14 @@ _EXPORTS = {
     "DNNHyperModel": "recipes.tuning",
     # checklists
     "run_checklist": "recipes.checks",
+    # process-wide CPU threads (the other half of the fast path)
+    "set_cpu_threads": "recipes.threads",
 }
 
 _SUBMODULES = (
     "checks", "cli", "data", "defaults", "folding", "freezing", "heads", "lr_finder", "models",
     "optimizers", "plots",
-    "pretraining", "schedules", "transfer", "tuning",
+    "pretraining", "schedules", "threads", "transfer", "tuning",
 )
 
 __all__ = sorted(_EXPORTS)

@@ -198,6 +198,8 @@ def compile_recipe(
     compiled train function, which changes no maths (see BENCHMARKS.md for the
     measured speed-up). Batch-level callbacks then fire once every N steps; pass
     `fast=False` for per-step callbacks such as `callbacks.PowerScheduling`.
+    For small models on a CPU, the process-wide other half of the fast path
+    is `recipes.set_cpu_threads(1)`, called before any model is built.
     Under a `tf.distribute` strategy with several replicas `fast` uses one
     step per execution, because Keras 3.15 cannot run more there.
 

@@ -1,0 +1,86 @@
+"""CPU thread settings for small models: the process-wide half of the fast path.
+
+TensorFlow splits every operation over all the machine's cores by default
+(its intra-op thread pool). For the small dense networks of the lectures
+(hundreds of thousands of weights, batches of 32) each operation is too small
+to gain from the split, and the hand-offs between threads cost more than the
+work: on the 2-core machine of BENCHMARKS.md a 784-300-100-10 MLP (batch 32)
+trains 1.2x faster with one intra-op thread, and with
+`compile_recipe(fast=True)` on top 1.97x faster than with Keras's and
+TensorFlow's defaults (`compile_recipe(fast=True)` alone: 1.45-1.5x). Large
+layers go the other way (784-1000-1000-1000-10, batch 256: 0.91x), so this
+is a choice to make per process, not a default.
+
+The operations and their order are the same: on the benchmark model the
+trained weights come out bit-identical (`tests/test_threads.py` checks it).
+TensorFlow fixes its thread pools when it runs its first operation, so the
+call must come before any model is built (in a notebook: the first cell after
+the imports).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf  # the thread pools are TensorFlow's, not Keras's
+
+
+def _check_threads(name: str, value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"`{name}` must be None (leave TensorFlow's setting) or an integer >= 0 "
+            f"(0: one thread per core); received {value!r}."
+        )
+    return value
+
+
+def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> dict[str, int]:
+    """Set TensorFlow's CPU thread pools for this process (before any model exists).
+
+    `intra_op=1` runs each operation on one thread (the fast setting for
+    small models, see the module docstring and `benchmarks/fast_path.py
+    --processes`); `inter_op` is how many operations run side by side.
+    Calling it again with the values already in force is allowed.
+
+    Example:
+
+    ```python
+    import recipes
+    recipes.set_cpu_threads(1)            # first, before building anything
+    model = recipes.compile_recipe(recipes.build_dnn((784,), 10, hidden=(300, 100)))
+    ```
+
+    Args:
+        intra_op: threads one operation may use (`0`: TensorFlow's default,
+            one per core; `None`: leave as is).
+        inter_op: operations run in parallel (`0`: TensorFlow's default;
+            `None`: leave as is).
+
+    Returns:
+        The settings now in force, `{"intra_op": ..., "inter_op": ...}`.
+
+    Raises:
+        RuntimeError: TensorFlow has already run an operation in this process
+            and the requested values differ from those in force.
+    """
+    requested = {"intra_op": _check_threads("intra_op", intra_op),
+                 "inter_op": _check_threads("inter_op", inter_op)}
+    threading = tf.config.threading
+    setters = {"intra_op": threading.set_intra_op_parallelism_threads,
+               "inter_op": threading.set_inter_op_parallelism_threads}
+    current = {"intra_op": threading.get_intra_op_parallelism_threads(),
+               "inter_op": threading.get_inter_op_parallelism_threads()}
+    for name, value in requested.items():
+        if value is None or value == current[name]:
+            continue
+        try:
+            setters[name](value)
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"set_cpu_threads({name}={value}) came too late: TensorFlow fixes its thread "
+                "pools when it runs its first operation, and this process has already run "
+                "one (a model, a variable or a tensor was created). Call it first, right "
+                "after the imports (in a notebook: restart the kernel)."
+            ) from error
+    return {"intra_op": threading.get_intra_op_parallelism_threads(),
+            "inter_op": threading.get_inter_op_parallelism_threads()}

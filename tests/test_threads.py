@@ -1,0 +1,74 @@
+"""recipes.set_cpu_threads: the process-wide half of the fast path (recipes/threads.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recipes.threads import set_cpu_threads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TRAIN = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import recipes
+    if sys.argv[2] != "default":
+        print(recipes.set_cpu_threads(int(sys.argv[2])))
+    import keras
+    rng = np.random.default_rng(0)
+    x, y = rng.random((640, 784), dtype="float32"), rng.integers(0, 10, 640)
+    keras.utils.set_random_seed(0)
+    model = recipes.compile_recipe(recipes.build_dnn((784,), 10, hidden=(300, 100)))
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    np.savez(sys.argv[1], *model.get_weights())
+""")
+
+
+def _train(tmp_path: Path, threads: str) -> list[np.ndarray]:
+    out = tmp_path / f"weights_{threads}.npz"
+    result = subprocess.run([sys.executable, "-c", TRAIN, str(out), threads], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300,
+                            env={"TF_CPP_MIN_LOG_LEVEL": "2", **_env()})
+    assert result.returncode == 0, result.stderr[-3000:]
+    if threads != "default":
+        assert f"'intra_op': {threads}" in result.stdout
+    with np.load(out) as saved:
+        return [saved[key] for key in saved.files]
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {key: value for key, value in os.environ.items() if not key.startswith("TF_NUM_")}
+
+
+def test_one_intra_op_thread_trains_bit_identical_weights(tmp_path):
+    # two processes (the setting is fixed when TensorFlow starts): same maths, same bits
+    default = _train(tmp_path, "default")
+    single = _train(tmp_path, "1")
+    assert len(default) == len(single) == 6
+    for a, b in zip(default, single, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_too_late_names_the_call_and_the_remedy():
+    tf.constant(1.0)  # this process has run TensorFlow operations
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    # asking for what is in force is fine
+    assert set_cpu_threads(current)["intra_op"] == current
+    with pytest.raises(RuntimeError, match=r"set_cpu_threads\(intra_op=\d+\) came too late.*first"):
+        set_cpu_threads(current + 1)
+
+
+@pytest.mark.parametrize("argument,value", [("intra_op", -1), ("intra_op", 1.5),
+                                            ("intra_op", True), ("inter_op", "2")])
+def test_bad_thread_counts_name_the_argument(argument, value):
+    with pytest.raises(ValueError, match=rf"`{argument}` must be None .* received {value!r}"):
+        set_cpu_threads(**{"intra_op": None, argument: value})
