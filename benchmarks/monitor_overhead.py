@@ -15,6 +15,8 @@ Example:
 
 ```bash
 .venv/bin/python benchmarks/monitor_overhead.py --repeats 7 --samples 8000
+.venv/bin/python benchmarks/monitor_overhead.py --threads 1   # after recipes.set_cpu_threads(1)
+.venv/bin/python benchmarks/monitor_overhead.py --steps-per-execution 32 --no-naive
 ```
 """
 
@@ -55,7 +57,7 @@ class NaiveGradientNorms(keras.callbacks.Callback):
         self.norms.append(float(tf.linalg.global_norm(grads)))
 
 
-def build(seed: int) -> keras.Model:
+def build(seed: int, steps_per_execution: int = 1) -> keras.Model:
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((784,)),
@@ -63,7 +65,8 @@ def build(seed: int) -> keras.Model:
         keras.layers.Dense(100, activation="relu", kernel_initializer="he_normal"),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy",
+                  steps_per_execution=steps_per_execution)
     return model
 
 
@@ -76,9 +79,17 @@ def main() -> None:
                         help="epochs per fit; the fastest epoch after the first is timed")
     parser.add_argument("--verbose", type=int, default=0, help="fit's verbose (0 or 1)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive variant")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="compile every variant with it (32: compile_recipe's fast path)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="call recipes.set_cpu_threads(THREADS) first (all variants alike)")
     parser.add_argument("--split", action="store_true",
                         help="instead: plain, logger every 1000 steps, logger, logger+detector")
     args = parser.parse_args()
+    if args.threads is not None:
+        from recipes.threads import set_cpu_threads
+
+        print("threads:", set_cpu_threads(args.threads))
 
     rng = np.random.default_rng(0)
     x = rng.random((args.samples, 784), dtype=np.float32)
@@ -101,7 +112,7 @@ def main() -> None:
 
     def variant(name: str):
         def run() -> float:
-            model = build(next(seeds))
+            model = build(next(seeds), args.steps_per_execution)
             timer = EpochTimer()
             model.fit(x, y, batch_size=args.batch_size, epochs=max(2, args.epochs),
                       shuffle=False, verbose=args.verbose, callbacks=[*callbacks[name](), timer])
@@ -112,7 +123,8 @@ def main() -> None:
 
     seconds = interleaved({name: variant(name) for name in callbacks}, args.repeats)
     steps = -(-args.samples // args.batch_size)
-    print(f"\n784-300-100-10 MLP, batch {args.batch_size}, {steps} steps/epoch, verbose "
+    print(f"\n784-300-100-10 MLP, batch {args.batch_size}, steps_per_execution "
+          f"{args.steps_per_execution}, {steps} steps/epoch, verbose "
           f"{args.verbose}, median of {args.repeats} (fastest of epochs 2-{max(2, args.epochs)})")
     report_ratios(seconds, "plain")
     for name in callbacks:
