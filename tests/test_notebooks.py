@@ -11,7 +11,8 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 
-from execute import execute_notebook  # noqa: E402
+import nbformat  # noqa: E402
+from execute import execute_notebook, strip_startup_noise  # noqa: E402
 
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
@@ -33,3 +34,26 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
         if output.get("output_type") == "error"
     ]
     assert not errors
+
+
+def test_start_up_noise_is_stripped_and_other_stderr_kept() -> None:
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("import tensorflow")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=(
+            "WARNING: All log messages before absl::InitializeLog() is called are written\n"
+            "I0000 00:00:1795325075.341109   11073 port.cc:153] oneDNN custom operations\n")),
+        nbformat.v4.new_output("stream", name="stderr", text=(
+            "E0000 00:00:1795325077.512067   11073 cuda_platform.cc:52] failed call to cuInit\n"
+            "UserWarning: a warning the reader should see\n")),
+        nbformat.v4.new_output("stream", name="stdout", text="I0000 stays: stdout\n"),
+    ]
+    notebook.cells.append(cell)
+    assert strip_startup_noise(notebook) == 3
+    assert [o["text"] for o in cell.outputs] == ["UserWarning: a warning the reader should see\n",
+                                                  "I0000 stays: stdout\n"]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_stored_outputs_carry_no_start_up_noise(path: Path) -> None:
+    assert strip_startup_noise(nbformat.read(path, as_version=4)) == 0
