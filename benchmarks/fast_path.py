@@ -75,6 +75,17 @@ WORKERS = {
 }
 
 
+PROTOCOL = "fast_path: "  # prefix of the worker's answers (anything else on stdout is skipped)
+
+
+def _answer(process: subprocess.Popen, name: str) -> str:
+    """The next protocol line of a worker, skipping other output."""
+    for line in process.stdout:
+        if line.startswith(PROTOCOL):
+            return line[len(PROTOCOL):].strip()
+    raise RuntimeError(f"worker {name!r} exited (status {process.wait()}); see its stderr above")
+
+
 def worker(args: argparse.Namespace) -> None:
     """One variant in its own process: answer each line on stdin with one epoch's seconds."""
     if args.threads is not None:
@@ -85,9 +96,9 @@ def worker(args: argparse.Namespace) -> None:
     x, y = rng.random((6000, 784), dtype="float32"), rng.integers(0, 10, 6000)
     model = make_model(x.shape[1:], tuple(args.hidden), args.fast, args.steps_per_execution)
     epoch_seconds(model, x, y, args.batch_size, args.verbose)  # warm-up: tracing
-    print("ready", flush=True)
+    print(f"{PROTOCOL}ready", flush=True)
     for _ in sys.stdin:
-        print(epoch_seconds(model, x, y, args.batch_size, args.verbose), flush=True)
+        print(f"{PROTOCOL}{epoch_seconds(model, x, y, args.batch_size, args.verbose)}", flush=True)
 
 
 def run_processes(args: argparse.Namespace) -> None:
@@ -96,28 +107,31 @@ def run_processes(args: argparse.Namespace) -> None:
             "--batch-size", str(args.batch_size), "--hidden", *map(str, args.hidden)]
     if args.steps_per_execution:
         base += ["--steps-per-execution", str(args.steps_per_execution)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    # the workers start from TensorFlow's defaults, whatever this shell sets
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_NUM_")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     workers = {name: subprocess.Popen(base + extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       text=True, env=env)
                for name, extra in WORKERS.items()}
     try:
         for name, process in workers.items():
-            if process.stdout.readline().strip() != "ready":
+            if _answer(process, name) != "ready":
                 raise RuntimeError(f"worker {name!r} failed to start")
 
-        def ask(process: subprocess.Popen) -> float:
+        def ask(process: subprocess.Popen, name: str) -> float:
             process.stdin.write("epoch\n")
             process.stdin.flush()
-            return float(process.stdout.readline())
+            return float(_answer(process, name))
 
         layers = "-".join(map(str, [784, *args.hidden, 10]))
         print(f"MNIST-shaped synthetic, {layers}, 6000 samples, batch {args.batch_size}, "
               f"fit verbose={args.verbose!r}; one process per variant")
-        seconds = interleaved({name: (lambda p=process: ask(p))
+        seconds = interleaved({name: (lambda p=process, n=name: ask(p, n))
                                for name, process in workers.items()}, args.repeats)
     finally:
         for process in workers.values():
-            process.stdin.close()
+            with contextlib.suppress(OSError):  # a dead worker: keep the real error
+                process.stdin.close()
             process.wait()
     report_ratios(seconds, "keras defaults")
     for name, values in seconds.items():

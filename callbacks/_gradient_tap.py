@@ -22,7 +22,12 @@ gradient-aware callback on that model:
   (`halves` and `steps`, one scatter each), optionally only every `every`
   optimizer steps (a `tf.cond`). The step's logs take the norms from the
   computed tensor itself, not from a variable read after the write, so the
-  chain of ops the step waits for stays short. Python reads
+  chain of ops the step waits for stays short. They come from the ring
+  instead in two cases: between two computed steps (`every > 1`: the row of
+  the last computed step, NaN before the first), and when the optimizer
+  update runs inside a branch of its own (`LossScaleOptimizer`, gradient
+  accumulation) or did not run (the latest row; a step the loss scaler skips
+  repeats the previous step's norms). Python reads
   them back as float64 rows `[step, squared_norm_0, ...]`
   (`benchmarks/norm_cost.py` measures this recording in isolation). Clients
   read the ring buffer from Python once every `capacity * every / 2` steps or
@@ -39,8 +44,8 @@ gradient-aware callback on that model:
   and the keys are added if it returns a dict.
 * It wraps `model._get_metrics_result_or_logs` (which `fit` calls once per
   epoch to build the epoch logs from the last step's logs) so that the epoch
-  logs also get the per-variable norms of the last computed step (one variable
-  read per epoch): every callback sees them, whatever its place in the list.
+  logs also get the per-variable norms of the last computed step (two variable
+  reads per epoch): every callback sees them, whatever its place in the list.
 
 Installing and removing the tap forces `model.make_train_function(force=True)`
 (fit builds the train function before `on_train_begin`), so a later `fit`
@@ -307,7 +312,8 @@ class GradientTap:
             logs = original(data)
             halves, self._local.halves = self._local.halves, None
             if self.log_global and isinstance(logs, dict):
-                if halves is None or halves.graph is not tf.compat.v1.get_default_graph():
+                if halves is None or (not tf.executing_eagerly() and
+                                       halves.graph is not tf.compat.v1.get_default_graph()):
                     # recorded inside a branch (LossScaleOptimizer, gradient
                     # accumulation) or not at all: the latest row of the ring
                     halves = tf.gather(tf.convert_to_tensor(self.halves),

@@ -27,10 +27,13 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 
+# Only the sources TensorFlow logs from while it starts (a runtime warning from
+# any other C++ file is kept).
 STARTUP_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\)"
-    r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+\.cc:\d+\]"
-    r"|To enable the following instructions:)"
+    r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ "
+    r"(port|cudart_stub|cuda_platform|cpu_feature_guard)\.cc:\d+\]"
+    r"|To enable the following instructions: )"
 )
 
 

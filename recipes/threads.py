@@ -7,12 +7,15 @@ to gain from the split, and the hand-offs between threads cost more than the
 work: on the 2-core machine of BENCHMARKS.md a 784-300-100-10 MLP (batch 32)
 trains 1.2x faster with one intra-op thread, and with
 `compile_recipe(fast=True)` on top 1.97x faster than with Keras's and
-TensorFlow's defaults (`compile_recipe(fast=True)` alone: 1.45-1.5x). Large
-layers go the other way (784-1000-1000-1000-10, batch 256: 0.91x), so this
-is a choice to make per process, not a default.
+TensorFlow's defaults (`compile_recipe(fast=True)` alone: 1.45-1.5x in the
+same runs). Large layers go the other way (784-1000-1000-1000-10, batch 256:
+`compile_recipe(fast=True)` 1.13x, with one thread 0.92x), so this is a
+choice to make per process, not a default.
 
-The operations and their order are the same: on the benchmark model the
-trained weights come out bit-identical (`tests/test_threads.py` checks it).
+The operations and their order are the same. On the benchmark model the
+trained weights come out bit-identical (`tests/test_threads.py` checks it);
+other shapes may split reductions differently with another thread count, so
+elsewhere expect agreement to float32 rounding, not bit for bit.
 TensorFlow fixes its thread pools when it runs its first operation, so the
 call must come before any model is built (in a notebook: the first cell after
 the imports).
@@ -20,18 +23,25 @@ the imports).
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import tensorflow as tf  # the thread pools are TensorFlow's, not Keras's
 
 
-def _check_threads(name: str, value: int | None) -> int | None:
+def _check_threads(name: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    try:
+        count = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        count = None
+    if count is None or count < 0:
         raise ValueError(
             f"`{name}` must be None (leave TensorFlow's setting) or an integer >= 0 "
             f"(0: one thread per core); received {value!r}."
         )
-    return value
+    return count
 
 
 def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> dict[str, int]:
@@ -40,7 +50,9 @@ def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> di
     `intra_op=1` runs each operation on one thread (the fast setting for
     small models, see the module docstring and `benchmarks/fast_path.py
     --processes`); `inter_op` is how many operations run side by side.
-    Calling it again with the values already in force is allowed.
+    Calling it again with the values already in force is allowed. The
+    environment variables `TF_NUM_INTRAOP_THREADS` / `TF_NUM_INTEROP_THREADS`,
+    when set, take effect over the values reported here as 0 (default).
 
     Example:
 
@@ -79,8 +91,9 @@ def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> di
             raise RuntimeError(
                 f"set_cpu_threads({name}={value}) came too late: TensorFlow fixes its thread "
                 "pools when it runs its first operation, and this process has already run "
-                "one (a model, a variable or a tensor was created). Call it first, right "
-                "after the imports (in a notebook: restart the kernel)."
+                "one (a model, a variable or a tensor was created); the only value accepted "
+                f"now is the one in force, {name}={current[name]} (0: TensorFlow's default). "
+                "Call it first, right after the imports (in a notebook: restart the kernel)."
             ) from error
     return {"intra_op": threading.get_intra_op_parallelism_threads(),
             "inter_op": threading.get_inter_op_parallelism_threads()}

@@ -187,26 +187,30 @@ class _BatchGlobalNorms(keras.callbacks.Callback):
         self.values.append(float(logs["grad_norm/global"]))
 
 
-@pytest.mark.parametrize("optimizer,every", [
-    ("sgd", 1), ("sgd", 2), ("loss_scale", 1), ("accumulate", 1)])
-def test_step_logs_carry_the_norm_of_each_step(optimizer, every):
-    # The logs of a step take the norms computed in that step; inside an optimizer
-    # branch (loss scaling, gradient accumulation) they come from the ring instead.
-    x, y = _data()
+@pytest.mark.parametrize("optimizer,every,eager", [
+    ("sgd", 1, False), ("sgd", 2, False), ("sgd", 1, True), ("loss_scale", 1, False),
+    ("loss_scale", 2, False), ("accumulate", 1, False)])
+def test_step_logs_carry_the_norm_of_each_step(optimizer, every, eager):
+    # The logs of a step take the norms computed in that step; between computed
+    # steps and inside an optimizer branch (loss scaling, gradient accumulation)
+    # they come from the ring. Four different batches, learning rate 0.
+    x, y = _data(n=256)
     model = _model()
     inner = keras.optimizers.SGD(0.0, gradient_accumulation_steps=2 if
                                  optimizer == "accumulate" else None)
     if optimizer == "loss_scale":
         inner = keras.optimizers.LossScaleOptimizer(inner)
-    model.compile(inner, "sparse_categorical_crossentropy")
+    model.compile(inner, "sparse_categorical_crossentropy", run_eagerly=eager)
     probe = _BatchGlobalNorms()
-    model.fit(np.tile(x, (4, 1)), np.tile(y, 4), batch_size=64, epochs=1, shuffle=False,
-              verbose=0, callbacks=[GradientNormLogger(every=every), probe])
-    _, expected = _tape_norms(model, x, y)
-    if optimizer == "accumulate":  # the optimizer applies (and records) every 2nd batch
-        assert np.isnan(probe.values[0])
-        np.testing.assert_allclose(probe.values[1:], expected, rtol=1e-5)
+    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0,
+              callbacks=[GradientNormLogger(every=every), probe])
+    per_batch = [_tape_norms(model, x[i:i + 64], y[i:i + 64])[1] for i in range(0, 256, 64)]
+    if optimizer == "accumulate":
+        # the optimizer applies (and records) the mean of two batches' gradients every 2nd step
+        assert np.isnan(probe.values[0]) and probe.values[1] == probe.values[2]
+        assert not np.isclose(probe.values[1], probe.values[3])
     else:
+        expected = [per_batch[(i // every) * every] for i in range(4)]
         np.testing.assert_allclose(probe.values, expected, rtol=1e-5)
 
 

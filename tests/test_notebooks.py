@@ -45,13 +45,17 @@ def test_start_up_noise_is_stripped_and_other_stderr_kept() -> None:
             "I0000 00:00:1795325075.341109   11073 port.cc:153] oneDNN custom operations\n")),
         nbformat.v4.new_output("stream", name="stderr", text=(
             "E0000 00:00:1795325077.512067   11073 cuda_platform.cc:52] failed call to cuInit\n"
+            "W0000 00:00:1795325078.1   11073 bfc_allocator.cc:1] a runtime warning is kept\n"
             "UserWarning: a warning the reader should see\n")),
         nbformat.v4.new_output("stream", name="stdout", text="I0000 stays: stdout\n"),
     ]
     notebook.cells.append(cell)
     assert strip_startup_noise(notebook) == 3
-    assert [o["text"] for o in cell.outputs] == ["UserWarning: a warning the reader should see\n",
-                                                  "I0000 stays: stdout\n"]
+    assert [o["text"] for o in cell.outputs] == [
+        "W0000 00:00:1795325078.1   11073 bfc_allocator.cc:1] a runtime warning is kept\n"
+        "UserWarning: a warning the reader should see\n",
+        "I0000 stays: stdout\n",
+    ]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])

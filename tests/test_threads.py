@@ -63,8 +63,10 @@ def test_too_late_names_the_call_and_the_remedy():
     current = tf.config.threading.get_intra_op_parallelism_threads()
     # asking for what is in force is fine
     assert set_cpu_threads(current)["intra_op"] == current
-    with pytest.raises(RuntimeError, match=r"set_cpu_threads\(intra_op=\d+\) came too late.*first"):
+    with pytest.raises(RuntimeError, match=rf"came too late.*accepted now is the one in force, "
+                                           rf"intra_op={current} .*first"):
         set_cpu_threads(current + 1)
+    assert set_cpu_threads(np.int64(current))["intra_op"] == current  # NumPy integers too
 
 
 @pytest.mark.parametrize("argument,value", [("intra_op", -1), ("intra_op", 1.5),
