@@ -23,25 +23,16 @@ the imports).
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import tensorflow as tf  # the thread pools are TensorFlow's, not Keras's
 
+from callbacks._validation import check_non_negative
 
-def _check_threads(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        count = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        count = None
-    if count is None or count < 0:
-        raise ValueError(
-            f"`{name}` must be None (leave TensorFlow's setting) or an integer >= 0 "
-            f"(0: one thread per core); received {value!r}."
-        )
-    return count
+
+def _thread_count(name: str, value: Any) -> int | None:
+    """None (leave TensorFlow's setting) or an integer >= 0 (0: TensorFlow's default)."""
+    return None if value is None else int(check_non_negative(name, value, integer=True))
 
 
 def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> dict[str, int]:
@@ -75,8 +66,8 @@ def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> di
         RuntimeError: TensorFlow has already run an operation in this process
             and the requested values differ from those in force.
     """
-    requested = {"intra_op": _check_threads("intra_op", intra_op),
-                 "inter_op": _check_threads("inter_op", inter_op)}
+    requested = {"intra_op": _thread_count("intra_op", intra_op),
+                 "inter_op": _thread_count("inter_op", inter_op)}
     threading = tf.config.threading
     setters = {"intra_op": threading.set_intra_op_parallelism_threads,
                "inter_op": threading.set_inter_op_parallelism_threads}
