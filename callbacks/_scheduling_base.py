@@ -156,6 +156,7 @@ def _install_scheduled_scalar(model: Any, attribute: str) -> _ScheduledScalar:
     base = _base_optimizer(model.optimizer)
     current = getattr(base, attribute)
     if isinstance(current, _ScheduledScalar):
+        _jax_state(base, current, track=True)
         return current
     strategy = getattr(model, "distribute_strategy", None)
     scope = strategy.scope() if strategy is not None else _NullScope()
@@ -178,9 +179,36 @@ def _install_scheduled_scalar(model: Any, attribute: str) -> _ScheduledScalar:
             return config
 
         object.__setattr__(base, "get_config", get_config)
+    _jax_state(base, variable, track=True)
     # The train function captured the old float when it was traced: re-trace.
     model.make_train_function(force=True)
     return variable
+
+
+def _release_scheduled_scalar(model: Any, variable: _ScheduledScalar | None) -> None:
+    """At the end of `fit`: leave the optimizer's state as it was (see `_jax_state`)."""
+    if variable is not None and getattr(model, "optimizer", None) is not None:
+        _jax_state(_base_optimizer(model.optimizer), variable, track=False)
+
+
+def _jax_state(base: Any, variable: _ScheduledScalar, track: bool) -> None:
+    """On JAX, make the variable part of the optimizer's state for the duration of a fit.
+
+    A compiled JAX step is a pure function of its state (the model's, the
+    optimizer's and the metrics' variables): any other variable is a constant
+    frozen at tracing, so an assigned value would never reach the update. The
+    variable rides in `optimizer.variables` while `fit` runs (the JAX trainer
+    gathers that list at every epoch) and leaves at `on_train_end`, so saving
+    outside `fit` sees the optimizer's usual variables.
+    """
+    if keras.backend.backend() != "jax":
+        return
+    tracked = base._variables
+    index = next((i for i, v in enumerate(tracked) if v is variable), None)
+    if track and index is None:
+        tracked.append(variable)
+    elif not track and index is not None:
+        del tracked[index]
 
 
 class _NullScope:

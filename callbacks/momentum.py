@@ -20,6 +20,7 @@ from callbacks._scheduling_base import (
     _check_momentum,
     _install_scheduled_scalar,
     _momentum_attribute,
+    _release_scheduled_scalar,
 )
 from callbacks._validation import (
     check_choice,
@@ -144,6 +145,9 @@ class MomentumScheduling(_CallbackBase):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None and self._value is not None:
             logs[self._name] = self._value
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        _release_scheduled_scalar(self.model, self._variable)
 
     def get_config(self) -> dict[str, Any]:
         return {

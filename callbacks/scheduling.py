@@ -39,6 +39,7 @@ from callbacks._scheduling_base import (
     _iterations,
     _momentum_attribute,
     _power_rate,
+    _release_scheduled_scalar,
     _warn_steps_per_execution,
 )
 from callbacks._validation import (
@@ -397,6 +398,9 @@ class OneCycleScheduler(_CallbackBase):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs.update(self._last)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        _release_scheduled_scalar(self.model, self._momentum_var)
 
     def get_config(self) -> dict[str, Any]:
         return {
