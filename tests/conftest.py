@@ -4,6 +4,9 @@ The suite runs once per Keras backend (`.ci/run`: TensorFlow, then
 `KERAS_BACKEND=jax`). A test marked `@pytest.mark.tensorflow_only` (tf.distribute,
 `set_cpu_threads`, the notebooks) is skipped on the other backends, with a reason
 that names the backend in use; `@pytest.mark.tensorflow_only(reason="...")` adds why.
+A slow test of backend-neutral code (keras-tuner's gRPC oracle, search-space rules) is
+marked `@pytest.mark.backend_neutral(reason="...")`: it runs once, in the TensorFlow run,
+to keep the JAX run lean.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if BACKEND == "tensorflow":
         return
     for item in items:
-        marker = item.get_closest_marker("tensorflow_only")
-        if marker is None:
-            continue
-        why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
-        item.add_marker(pytest.mark.skip(
-            reason=f"TensorFlow-only{': ' + why if why else ''}; "
-                   f"the Keras backend is {BACKEND!r}"))
+        for name, label in (("tensorflow_only", "TensorFlow-only"),
+                            ("backend_neutral", "backend-neutral, run in the TensorFlow run")):
+            marker = item.get_closest_marker(name)
+            if marker is None:
+                continue
+            why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(
+                reason=f"{label}{': ' + why if why else ''}; the Keras backend is {BACKEND!r}"))
 
 
 @pytest.fixture(autouse=True)

@@ -89,6 +89,7 @@ def test_compile_recipe_defaults_under_mirrored_strategy(mirrored_run):
     assert mirrored_run["mirrored_default_error"] is None, mirrored_run["mirrored_default_error"]
 
 
+@pytest.mark.backend_neutral(reason="keras-tuner's gRPC oracle (passes on JAX too)")
 def test_distributed_tuning_chief_and_two_workers(tmp_path):
     directory = tmp_path / "shared"
     directory.mkdir()
