@@ -201,6 +201,22 @@ def test_one_cycle_cycles_adam_beta_1_and_honours_total_steps():
     assert "momentum" not in recorder.batches[0]
 
 
+def test_one_cycle_momentum_reaches_the_update():
+    """Momentum held at 0.5 by the cycle trains like SGD built with momentum 0.5 (also on JAX,
+    where a compiled step sees only its state)."""
+    cycled = _model(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
+    _fit(cycled, [OneCycleScheduler(0.1, min_momentum=0.5, max_momentum=0.5)], 2)
+    built = _model(keras.optimizers.SGD(learning_rate=0.05, momentum=0.5))
+    _fit(built, [OneCycleScheduler(0.1, cycle_momentum=False)], 2)
+    for a, b in zip(cycled.get_weights(), built.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert len(cycled.optimizer.variables) == len(built.optimizer.variables)
+    # a second fit with another momentum: the new value reaches the already compiled step
+    _fit(cycled, [OneCycleScheduler(0.1, min_momentum=0.95, max_momentum=0.95)], 1)
+    _fit(built, [OneCycleScheduler(0.1, cycle_momentum=False)], 1)
+    assert np.abs(cycled.get_weights()[0] - built.get_weights()[0]).max() > 1e-3
+
+
 # ------------------------------------------------------------- MomentumScheduling
 
 
