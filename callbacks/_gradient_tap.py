@@ -229,11 +229,10 @@ class GradientTap:
                 owner.__dict__[name] = previous
         if keras.backend.backend() == "jax":
             target = self.chain[-1]
-            for variable in self._ring:
-                # the optimizer has no public way to drop a variable
-                if variable in target._variables:
-                    target._variables.remove(variable)
-                target._tracker.stored_ids["variables"].discard(id(variable))
+            ours = {id(v) for v in self._ring}
+            # the optimizer has no public way to drop a variable
+            target._variables[:] = [v for v in target._variables if id(v) not in ours]
+            target._tracker.stored_ids["variables"].difference_update(ours)
         self._installed = False
         self.model.make_train_function(force=True)
 
