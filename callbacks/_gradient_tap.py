@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 import weakref
 from typing import Any
 
@@ -252,6 +253,7 @@ class GradientTap:
             raw = _read(optimizer._iterations) if accumulated is not None else None
             result = original(grads, trainable_variables)
             parts = self._squared_parts(grads, variables, accumulated)
+            self._local.applied = True
             if parts is not None:
                 applied = None  # with gradient accumulation, only update steps apply
                 if accumulated is not None:
@@ -276,6 +278,7 @@ class GradientTap:
                 if position is not None and grad is not None:
                     parts[position] = _tf_half_square(grad)
             iterations = _read(self.chain[-1].iterations)
+            self._local.applied = True
             self._local.norms = self._record(parts, iterations)
             return reduced
 
@@ -370,10 +373,12 @@ class GradientTap:
             return self._wrap_jax_train_step(original)
 
         def train_step(data):
-            self._local.norms = None
+            self._local.norms, self._local.applied = None, False
             logs = original(data)
             row, self._local.norms = self._local.norms, None
-            if self.log_global and isinstance(logs, dict):
+            if not self._local.applied:
+                self._warn_unseen()
+            elif self.log_global and isinstance(logs, dict):
                 if row is None or _in_other_graph(row):
                     # recorded inside a branch (LossScaleOptimizer, gradient
                     # accumulation) or not at all: the latest row of the ring
@@ -385,8 +390,11 @@ class GradientTap:
 
     def _wrap_jax_train_step(self, original: Any) -> Any:
         def train_step(state, data):
+            self._local.applied = False
             logs, state = original(state, data)
-            if self.log_global and isinstance(logs, dict) and len(state) == 4:
+            if not self._local.applied:
+                self._warn_unseen()
+            elif self.log_global and isinstance(logs, dict) and len(state) == 4:
                 ids = [id(v) for v in self.model.optimizer.variables]
                 norms = state[2][ids.index(id(self._ring[0]))]
                 steps = state[2][ids.index(id(self._ring[1]))]
@@ -394,6 +402,19 @@ class GradientTap:
             return logs, state
 
         return train_step
+
+    def _warn_unseen(self) -> None:
+        """One warning per trace when the step applies no gradients through the hook."""
+        others = [f"{name} ({type(value).__name__})" for name, value in vars(self.model).items()
+                  if isinstance(value, keras.optimizers.Optimizer)
+                  and value is not self.model.optimizer]
+        warnings.warn(
+            "The gradient callbacks see the gradients that `model.optimizer` "
+            f"({type(self.model.optimizer).__name__}) applies, and this model's train_step "
+            "applies none through it"
+            + (f"; the gradients applied by {', '.join(others)} cannot be seen" if others
+               else "") + ". No `grad_norm` keys are logged and the callbacks record nothing.",
+            stacklevel=2)
 
     def _wrap_epoch_logs(self, original: Any) -> Any:
         def _get_metrics_result_or_logs(logs):

@@ -281,18 +281,6 @@ class GradientNormLogger(_TapClient):
             for name, value in values.items():
                 logs.setdefault(f"{self.prefix}/{name}", value)
 
-    def on_train_end(self, logs: dict | None = None) -> None:
-        tap = getattr(self, "_tap", None)
-        if tap is not None:
-            self._drain()
-            if tap.snapshot()[0] < 0:
-                warnings.warn(
-                    "GradientNormLogger saw no gradients: the model's train_step never called "
-                    "`apply` / `apply_gradients` / `stateless_apply` of `model.optimizer` "
-                    f"({type(self.model.optimizer).__name__}); the logged norms are NaN.",
-                    stacklevel=2)
-        super().on_train_end(logs)
-
     def get_config(self) -> dict[str, Any]:
         return {"every": self.every, "per_layer": self.per_layer, "prefix": self.prefix,
                 "step_logs": self.step_logs}
