@@ -117,7 +117,6 @@ class GradientTap:
                 f"the Keras backend is {backend!r}."
             )
         self.model = model
-        self.chain = optimizer_chain(model.optimizer)
         self.variables = list(model.trainable_variables)
         if not self.variables:
             raise ValueError("The model has no trainable variables: there are no gradients.")
@@ -141,17 +140,42 @@ class GradientTap:
         self._local = threading.local()  # MirroredStrategy traces replicas in threads
         self.fit: int | None = None  # id of the History of the fit that installed the tap
         self._installed = False
-        self._ring: Any = None  # (norms, steps) variables
         self._replicas = 1
         if _is_tf():
             self._replicas = int(model.distribute_strategy.num_replicas_in_sync)
-            self._ring = _tf_ring(model, self.capacity, len(self.variables))
-        elif backend == "torch":
-            self._ring = (
-                keras.Variable(np.full((self.capacity, len(self.variables)), np.nan, "float32"),
-                               trainable=False, name="gradient_tap_norms"),
-                keras.Variable(np.full(self.capacity, -1, "int32"), trainable=False,
-                               name="gradient_tap_steps"))
+        # One channel per optimizer that may apply gradients: `model.optimizer` and,
+        # on the stateful backends, the optimizers a custom train_step keeps as
+        # attributes (a GAN's two); each has its own ring, keyed by its own steps.
+        found = {"optimizer": model.optimizer}
+        self.unseen: list[str] = []
+        for label, value in vars(model).items():
+            if (isinstance(value, keras.optimizers.Optimizer) and label != "optimizer"
+                    and all(value is not v for v in found.values())):
+                if backend == "jax" or self._replicas > 1:
+                    self.unseen.append(f"{label} ({type(value).__name__})")
+                else:
+                    found[label.lstrip("_")] = value
+        self.channels = [_Channel(label, optimizer_chain(optimizer))
+                         for label, optimizer in found.items()]
+        if self.unseen:
+            warnings.warn(
+                f"The gradient callbacks see the gradients that `model.optimizer` applies; "
+                f"on the {backend!r} backend{' with several replicas' if backend != 'jax' else ''}"
+                f" the gradients applied by {', '.join(self.unseen)} cannot be seen.",
+                stacklevel=3)
+        for channel in self.channels:
+            if _is_tf():
+                channel.ring = _tf_ring(model, self.capacity, len(self.variables))
+            elif backend == "torch":
+                channel.ring = (
+                    keras.Variable(np.full((self.capacity, len(self.variables)), np.nan,
+                                           "float32"), trainable=False, name="gradient_tap_norms"),
+                    keras.Variable(np.full(self.capacity, -1, "int32"), trainable=False,
+                                   name="gradient_tap_steps"))
+
+    @property
+    def _ring(self) -> Any:
+        return self.channels[0].ring
 
     # ---------------------------------------------------------------- clients
     def add_client(self, client: Any, *, every: int, logs: bool, per_layer: bool,
@@ -189,19 +213,22 @@ class GradientTap:
     # ------------------------------------------------------------ installing
     def install(self) -> None:
         if not self._installed:
-            model, target = self.model, self.chain[-1]
+            model, main = self.model, self.channels[0]
+            target = main.chain[-1]
             self._saved: list[tuple[Any, str, Any]] = []
             if keras.backend.backend() == "jax":
-                self._ring = (
+                main.ring = (
                     target.add_variable((self.capacity, len(self.variables)),
                                         keras.initializers.Constant(np.nan), "float32",
                                         name="gradient_tap_norms"),
                     target.add_variable((self.capacity,), keras.initializers.Constant(-1),
                                         "int32", name="gradient_tap_steps"))
-                for optimizer in self.chain:  # not saved in a .keras file
+                for optimizer in main.chain:  # not saved in a .keras file
                     self._patch(optimizer, "save_own_variables",
                                 self._wrap_save(optimizer))
-            self._patch(target, "apply", self._wrap_apply(target.apply))
+            for channel in self.channels:
+                inner = channel.chain[-1]
+                self._patch(inner, "apply", self._wrap_apply(channel, inner.apply))
             if self._replicas > 1:  # the post-sum point (see the module docstring)
                 self._patch(target, "_all_reduce_sum_gradients",
                             self._wrap_all_reduce(target._all_reduce_sum_gradients))
@@ -229,7 +256,7 @@ class GradientTap:
             else:
                 owner.__dict__[name] = previous
         if keras.backend.backend() == "jax":
-            target = self.chain[-1]
+            target = self.channels[0].chain[-1]
             ours = {id(v) for v in self._ring}
             # the optimizer has no public way to drop a variable
             target._variables[:] = [v for v in target._variables if id(v) not in ours]
@@ -238,8 +265,8 @@ class GradientTap:
         self.model.make_train_function(force=True)
 
     # ------------------------------------------------------- traced wrappers
-    def _wrap_apply(self, original: Any) -> Any:
-        optimizer = self.chain[-1]
+    def _wrap_apply(self, channel: _Channel, original: Any) -> Any:
+        optimizer = channel.chain[-1]
 
         def apply(grads, trainable_variables=None):
             if self._replicas > 1:  # recorded after the cross-replica sum instead
@@ -252,14 +279,15 @@ class GradientTap:
             # the raw step counter (`iterations` counts updates under accumulation)
             raw = _read(optimizer._iterations) if accumulated is not None else None
             result = original(grads, trainable_variables)
-            parts = self._squared_parts(grads, variables, accumulated)
-            self._local.applied = True
+            parts = self._squared_parts(optimizer, grads, variables, accumulated)
+            self._rows_of_step()[channel.label] = None
             if parts is not None:
                 applied = None  # with gradient accumulation, only update steps apply
                 if accumulated is not None:
                     steps = optimizer.gradient_accumulation_steps
                     applied = keras.ops.equal((raw + 1) % steps, 0)
-                self._local.norms = self._record(parts, iterations, applied)
+                self._rows_of_step()[channel.label] = self._record(channel, parts, iterations,
+                                                                   applied)
             return result
 
         return apply
@@ -277,18 +305,24 @@ class GradientTap:
                 position = index.get(id(variable))
                 if position is not None and grad is not None:
                     parts[position] = _tf_half_square(grad)
-            iterations = _read(self.chain[-1].iterations)
-            self._local.applied = True
-            self._local.norms = self._record(parts, iterations)
+            main = self.channels[0]
+            iterations = _read(main.chain[-1].iterations)
+            self._rows_of_step()[main.label] = self._record(main, parts, iterations)
             return reduced
 
         return _all_reduce_sum_gradients
 
-    def _squared_parts(self, grads: list[Any], variables: list[Any],
+    def _rows_of_step(self) -> dict[str, Any]:
+        """This trace's rows, per channel label (thread-local: replicas trace in threads)."""
+        rows = getattr(self._local, "rows", None)
+        if rows is None:
+            rows = self._local.rows = {}
+        return rows
+
+    def _squared_parts(self, optimizer: Any, grads: list[Any], variables: list[Any],
                        accumulated: list[Any] | None) -> list[Any] | None:
         """Per column, the squared norm (TF: half) of the gradient the update applies."""
         ops = keras.ops
-        optimizer = self.chain[-1]
         scale = optimizer.loss_scale_factor
         steps = optimizer.gradient_accumulation_steps
         clipvalue = optimizer.clipvalue
@@ -332,7 +366,8 @@ class GradientTap:
         zero = ops.zeros((), "float32")
         return [zero if p is None else p for p in parts]
 
-    def _record(self, parts: list[Any], iterations: Any, applied: Any = None) -> Any:
+    def _record(self, channel: _Channel, parts: list[Any], iterations: Any,
+                applied: Any = None) -> Any:
         """Write this step's row to the ring when it is due; return the row or None.
 
         On TensorFlow the returned row is the logs' (this step's, or the latest
@@ -340,9 +375,9 @@ class GradientTap:
         read the latest row of the ring).
         """
         if _is_tf():
-            return _tf_record(self, parts, iterations, applied)
+            return _tf_record(self, channel.ring, parts, iterations, applied)
         ops = keras.ops
-        norms, steps = self._ring
+        norms, steps = channel.ring
         iterations = ops.cast(iterations, "int32")
         every = self.every
         slot = ((iterations // every) if every > 1 else iterations) % self.capacity
@@ -373,26 +408,36 @@ class GradientTap:
             return self._wrap_jax_train_step(original)
 
         def train_step(data):
-            self._local.norms, self._local.applied = None, False
+            self._local.rows = {}
             logs = original(data)
-            row, self._local.norms = self._local.norms, None
-            if not self._local.applied:
+            rows, self._local.rows = self._local.rows, {}
+            if not rows:
                 self._warn_unseen()
             elif self.log_global and isinstance(logs, dict):
-                if row is None or _in_other_graph(row):
-                    # recorded inside a branch (LossScaleOptimizer, gradient
-                    # accumulation) or not at all: the latest row of the ring
-                    row = _latest(*(keras.ops.convert_to_tensor(v) for v in self._ring))
-                logs = self._norm_logs(logs, self.factor * row)
+                squared = {}
+                for channel in self.channels:
+                    if channel.label not in rows:
+                        continue
+                    row = rows[channel.label]
+                    if row is None or _in_other_graph(row):
+                        # recorded inside a branch (LossScaleOptimizer, gradient
+                        # accumulation) or not at all: the latest row of the ring
+                        row = _latest(*(keras.ops.convert_to_tensor(v) for v in channel.ring))
+                    squared[channel.label] = self.factor * row
+                logs = self._norm_logs(logs, sum(squared.values()))
+                if len(squared) > 1:  # several optimizers: a global norm per optimizer
+                    for label, row in squared.items():
+                        logs[f"{self.prefix}/{label}/global"] = keras.ops.sqrt(
+                            keras.ops.sum(row))
             return logs
 
         return train_step
 
     def _wrap_jax_train_step(self, original: Any) -> Any:
         def train_step(state, data):
-            self._local.applied = False
+            self._local.rows = {}
             logs, state = original(state, data)
-            if not self._local.applied:
+            if not self._local.rows:
                 self._warn_unseen()
             elif self.log_global and isinstance(logs, dict) and len(state) == 4:
                 ids = [id(v) for v in self.model.optimizer.variables]
@@ -405,9 +450,9 @@ class GradientTap:
 
     def _warn_unseen(self) -> None:
         """One warning per trace when the step applies no gradients through the hook."""
-        others = [f"{name} ({type(value).__name__})" for name, value in vars(self.model).items()
-                  if isinstance(value, keras.optimizers.Optimizer)
-                  and value is not self.model.optimizer]
+        others = self.unseen
+        if others:
+            return  # said when the tap was made
         warnings.warn(
             "The gradient callbacks see the gradients that `model.optimizer` "
             f"({type(self.model.optimizer).__name__}) applies, and this model's train_step "
@@ -464,9 +509,23 @@ class GradientTap:
         sync = getattr(self.model, "jax_state_sync", None)
         if sync is not None:
             sync()  # JAX: the values live in the training state during fit
-        norms, steps = (keras.ops.convert_to_numpy(v) for v in self._ring)
-        squared = self.factor * np.asarray(norms, dtype=np.float64)
-        return np.column_stack([np.asarray(steps, dtype=np.float64), squared])
+        blocks = []
+        for channel in self.channels:
+            norms, steps = (keras.ops.convert_to_numpy(v) for v in channel.ring)
+            squared = self.factor * np.asarray(norms, dtype=np.float64)
+            blocks.append(np.column_stack([np.asarray(steps, dtype=np.float64), squared]))
+        if len(blocks) == 1:
+            return blocks[0]
+        # several optimizers: one row per step, each variable's column from the
+        # optimizer that applies it (the others hold zeros there)
+        rows = np.concatenate([b[b[:, 0] >= 0] for b in blocks])
+        if not len(rows):
+            return blocks[0][:1]
+        steps, where = np.unique(rows[:, 0], return_inverse=True)
+        merged = np.zeros((len(steps), rows.shape[1]))
+        np.add.at(merged, where, rows)
+        merged[:, 0] = steps
+        return merged
 
     def snapshot(self) -> np.ndarray:
         """The latest computed row `[step, sq_0, ...]` (step -1 before any)."""
@@ -481,6 +540,15 @@ class GradientTap:
 
 
 # ----------------------------------------------------------------- helpers
+class _Channel:
+    """One optimizer the tap hooks: its label, chain (outer to inner) and ring."""
+
+    def __init__(self, label: str, chain: list[Any]) -> None:
+        self.label = label
+        self.chain = chain
+        self.ring: Any = None  # (norms, steps) variables
+
+
 def _read(variable: Any) -> Any:
     """The variable's value now (TensorFlow: a read op ordered before later writes)."""
     if _is_tf():
@@ -552,11 +620,12 @@ def _tf_ring(model: keras.Model, capacity: int, n: int) -> tuple[Any, Any]:
                 variable(np.full(capacity, -1), tf.int64, "steps"))
 
 
-def _tf_record(tap: GradientTap, parts: list[Any], iterations: Any, applied: Any) -> Any:
+def _tf_record(tap: GradientTap, ring: Any, parts: list[Any], iterations: Any,
+               applied: Any) -> Any:
     """TensorFlow: two in-place scatters into the ring (raw ops: also per replica)."""
     import tensorflow as tf
 
-    halves_var, steps_var = tap._ring
+    halves_var, steps_var = ring
     iterations = tf.cast(iterations, tf.int64)
     slot = (iterations // tap.every if tap.every > 1 else iterations) % tap.capacity
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from _gradient_reference import reference_grads
+from _gradient_reference import reference_grads, sparse_ce
 
 from callbacks import _gradient_tap
 from callbacks.gradients import GradientNormLogger, VanishingGradientDetector
@@ -183,6 +183,55 @@ class _TwoOptimizers(keras.Model):
     def call(self, x):
         return self.second(self.first(x))
 
+    def compile(self, first_optimizer, second_optimizer):
+        super().compile()  # model.optimizer: Keras's default, never used here
+        self.first_optimizer = first_optimizer
+        self.second_optimizer = second_optimizer
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y = data
+        with tf.GradientTape(persistent=True) as tape:
+            loss = sparse_ce(y, self(x))
+            doubled = 2.0 * loss  # the second part follows another loss
+        first = self.first.trainable_variables
+        second = self.second.trainable_variables
+        self.first_optimizer.apply_gradients(zip(tape.gradient(loss, first), first,
+                                                 strict=True))
+        self.second_optimizer.apply_gradients(zip(tape.gradient(doubled, second), second,
+                                                  strict=True))
+        return {"loss": loss}
+
+
+@pytest.mark.tensorflow_only(reason="the model's train_step uses tf.GradientTape")
+def test_two_optimizers_get_their_own_norms():
+    x, y = _data()
+    keras.utils.set_random_seed(3)
+    model = _TwoOptimizers()
+    model(x[:1])
+    model.compile(keras.optimizers.SGD(0.0), keras.optimizers.Adam(0.0, clipnorm=0.05))
+    logger = GradientNormLogger()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        history = model.fit(x, y, batch_size=64, epochs=2, callbacks=[logger], verbose=0)
+    first = reference_grads(model, x, y, variables=model.first.trainable_variables)
+    second = reference_grads(model, x, y, loss=lambda t, p: 2.0 * sparse_ce(t, p),
+                             variables=model.second.trainable_variables)
+    first = [np.linalg.norm(g) for g in first]
+    second = [min(np.linalg.norm(g), 0.05) for g in second]  # clipnorm of the second
+    names = ["first/kernel", "first/bias", "second/kernel", "second/bias"]
+    assert logger.history["step"] == [0, 1]
+    for name, value in zip(names, first + second, strict=True):
+        np.testing.assert_allclose(logger.history[f"grad_norm/{name}"], value, rtol=1e-5)
+        np.testing.assert_allclose(history.history[f"grad_norm/{name}"], value, rtol=1e-5)
+    for label, values in (("first_optimizer", first), ("second_optimizer", second)):
+        np.testing.assert_allclose(history.history[f"grad_norm/{label}/global"],
+                                   np.sqrt(np.sum(np.square(values))), rtol=1e-5)
+    np.testing.assert_allclose(history.history["grad_norm/global"],
+                               np.sqrt(np.sum(np.square(first + second))), rtol=1e-5)
+    assert not np.isnan(np.concatenate([np.ravel(v) for v in logger.history.values()])).any()
+
 
 def test_an_optimizer_the_step_does_not_use_gives_one_warning_and_no_nan():
     # model.optimizer applies nothing (a train_step of its own that updates nothing)
@@ -237,3 +286,15 @@ def test_no_warning_from_the_tap_on_a_plain_model():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[GradientNormLogger()])
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX: state only via the step")
+def test_jax_names_the_optimizers_it_cannot_see():
+    x, y = _data()
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    model.critic_optimizer = keras.optimizers.Adam()
+    logger = GradientNormLogger()
+    with pytest.warns(UserWarning, match=r"critic_optimizer \(Adam\) cannot be seen"):
+        history = model.fit(x, y, batch_size=64, epochs=1, callbacks=[logger], verbose=0)
+    assert np.isfinite(history.history["grad_norm/global"]).all()
