@@ -424,7 +424,9 @@ class GradientTap:
                         # accumulation) or not at all: the latest row of the ring
                         row = _latest(*(keras.ops.convert_to_tensor(v) for v in channel.ring))
                     squared[channel.label] = self.factor * row
-                logs = self._norm_logs(logs, sum(squared.values()))
+                rows = list(squared.values())
+                total = rows[0] if len(rows) == 1 else sum(rows[1:], rows[0])
+                logs = self._norm_logs(logs, total)
                 if len(squared) > 1:  # several optimizers: a global norm per optimizer
                     for label, row in squared.items():
                         logs[f"{self.prefix}/{label}/global"] = keras.ops.sqrt(
