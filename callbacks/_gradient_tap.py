@@ -89,6 +89,13 @@ def variable_names(model: keras.Model, variables: list[Any]) -> list[str]:
     return names
 
 
+def trainable_by_nature(model: keras.Model) -> list[Any]:
+    """The model's variables that its layers train when unfrozen, in model order."""
+    created = {id(v) for layer in model._flatten_layers()
+               for v in getattr(layer, "_trainable_variables", ())}  # kept while frozen
+    return [v for v in model.weights if v.trainable or id(v) in created]
+
+
 def optimizer_chain(optimizer: Any) -> list[Any]:
     """`[optimizer, its inner optimizer, ...]` (a LossScaleOptimizer wraps one)."""
     chain = [optimizer]
@@ -120,7 +127,15 @@ class GradientTap:
         self.variables = list(model.trainable_variables)
         if not self.variables:
             raise ValueError("The model has no trainable variables: there are no gradients.")
-        self.names = variable_names(model, self.variables)
+        # names over every variable a layer trains when unfrozen, so that a name
+        # stays the same across freeze / unfreeze
+        everything = trainable_by_nature(model)
+        self.all_names = variable_names(model, everything)
+        by_id = {id(v): n for v, n in zip(everything, self.all_names, strict=True)}
+        if all(id(v) in by_id for v in self.variables):
+            self.names = [by_id[id(v)] for v in self.variables]
+        else:
+            self.names = variable_names(model, self.variables)
         self.sizes = [int(np.prod(v.shape)) for v in self.variables]
         self._index = {id(v): i for i, v in enumerate(self.variables)}
         self.clients: dict[int, dict[str, Any]] = {}
@@ -206,7 +221,9 @@ class GradientTap:
         self.log_global = bool(loggers)
         self.log_per_layer = any(c["per_layer"] for c in loggers)
         self.step_per_layer = any(c["per_layer"] and c["step_per_layer"] for c in loggers)
-        self.columns = [n for c in loggers for n in c["columns"] if n not in self.names]
+        names = set(self.names)
+        self.columns = [n for n in dict.fromkeys(
+            [*self.all_names, *(n for c in loggers for n in c["columns"])]) if n not in names]
         if loggers:
             self.prefix = loggers[0]["prefix"]
 

@@ -218,7 +218,7 @@ class GradientNormLogger(_TapClient):
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
         names = getattr(self, "_names", [])
-        self._names = names + [n for n in self._tap.names if n not in names]
+        self._names = list(dict.fromkeys([*names, *self._tap.all_names, *self._tap.names]))
         self._columns = tuple(self._names.index(n) for n in self._tap.names)
         last = self._last_recorded()
         # a fresh optimizer (recompiled after freeze / unfreeze) restarts at step 0

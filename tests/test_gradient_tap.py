@@ -298,3 +298,23 @@ def test_jax_names_the_optimizers_it_cannot_see():
     with pytest.warns(UserWarning, match=r"critic_optimizer \(Adam\) cannot be seen"):
         history = model.fit(x, y, batch_size=64, epochs=1, callbacks=[logger], verbose=0)
     assert np.isfinite(history.history["grad_norm/global"]).all()
+
+
+def test_fine_tune_with_the_logger_gives_one_continuous_history():
+    from recipes import fine_tune
+
+    x, y = _data()
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    logger = GradientNormLogger()
+    history = fine_tune(model, (x, y), head_epochs=2, epochs=2, learning_rate=1e-9,
+                        fine_tune_learning_rate=1e-9, batch_size=32, callbacks=[logger])
+    record = logger.history
+    assert record["step"] == list(range(8))  # 2 + 2 epochs of 2 steps, one record
+    assert all(len(values) == 8 for values in record.values())
+    hidden = np.asarray(record["grad_norm/hidden/kernel"])
+    assert np.isnan(hidden[:4]).all() and np.isfinite(hidden[4:]).all()
+    # the combined History has every column for every epoch (NaN while frozen)
+    assert len(history.history["grad_norm/hidden/kernel"]) == 4
+    assert np.isnan(history.history["grad_norm/hidden/kernel"][:2]).all()
+    assert np.isfinite(history.history["grad_norm/out/kernel"]).all()
