@@ -1,57 +1,58 @@
-"""The one place that reaches into the train step to see the applied gradients.
+"""The one place that hooks the train step to see the gradients the optimizer applies.
 
 Keras 3 callbacks only ever see `logs`; gradients exist only inside
 `train_step` and the optimizer. A `GradientTap` is attached to one model for
 the duration of a `fit` and shared (reference counted) by every
-gradient-aware callback on that model.
+gradient-aware callback on that model. Its arithmetic and ring buffers are in
+`callbacks._tap_norms`.
 
 **Where it hooks (Keras's public optimizer API).** It wraps, on the optimizer
 *instance* (the inner optimizer of a `LossScaleOptimizer`), the public
 `apply`: TensorFlow's `apply_gradients` and the torch train step call it, and
-on JAX the train step's `stateless_apply` runs it inside a `StatelessScope`.
+on JAX the train step's `stateless_apply` runs it in a `StatelessScope`.
 `apply` receives the gradients before Keras unscales (`loss_scale_factor`),
-accumulates (`gradient_accumulation_steps`) and clips them, so the tap applies
-the same arithmetic to the squared norms: it divides by the loss scale,
-adds the accumulated gradients on the update steps, and re-applies the clip
-from the public `clipnorm` / `global_clipnorm` / `clipvalue`. The norms are
-therefore those of the gradients the update **applies**, after unscaling and
-after clipping. A `LossScaleOptimizer` unscales before calling the inner
-`apply` and skips it on non-finite steps (the logs then repeat the previous
-step's norms). The thin TensorFlow-only part: under a multi-replica
-`tf.distribute` strategy Keras clips per replica and then sums across
-replicas, so there the tap records at the post-sum point
-(`_all_reduce_sum_gradients`) instead, which equals the one-device run.
+accumulates (`gradient_accumulation_steps`) and clips them; the tap applies
+the same arithmetic to the squared norms (re-applying the clip from the public
+`clipnorm` / `global_clipnorm` / `clipvalue`), so the norms are those of the
+gradients the update **applies**: after unscaling, after clipping. A
+`LossScaleOptimizer` skips `apply` on non-finite steps (the logs then repeat
+the previous step's norms). The thin TensorFlow-only part: under a
+multi-replica `tf.distribute` strategy Keras clips per replica, then sums, so
+there the tap records after the sum (`_all_reduce_sum_gradients`), which equals
+the one-device run. On TensorFlow and torch, every optimizer the model keeps
+as an attribute (a GAN's two) gets its own channel and ring; the step logs
+then add `grad_norm/<attribute>/global` per optimizer. On JAX only
+`model.optimizer`'s state leaves the step: the others are named in one warning.
 
-**Where the norms go.** Per variable squared norms go, with the optimizer
-step, into a ring buffer of `capacity` rows. On TensorFlow the ring is two
-`tf.Variable`s outside the optimizer (sync-on-read under a strategy); on JAX
-it is two optimizer variables made with `add_variable` (state survives a JAX
-step only as the step's returned state), hidden from `save_own_variables`
-while attached and removed at release, so a `.keras` file saved during or
-after the fit has the optimizer's own variables only. On torch, two plain
-Keras variables. The model's `train_step` is wrapped on the instance so that
-the step logs get `grad_norm/global` (and per-variable keys with
-`step_per_layer`), and `_get_metrics_result_or_logs` so that the epoch logs
-get the per-variable norms of the last computed step, whatever the callback's
-place in the list.
+**Where the norms go.** Per-variable squared norms go, with the optimizer
+step, into a ring buffer of `capacity` rows: two `tf.Variable`s outside the
+optimizer on TensorFlow; on JAX two optimizer variables made with
+`add_variable` (a JAX step keeps state only through its returned state),
+hidden from `save_own_variables` while attached and removed at release, so a
+`.keras` file saved during or after the fit holds the optimizer's own
+variables only; plain Keras variables on torch. `model.train_step` is wrapped
+on the instance so that the step logs get `grad_norm/global` (and, with
+`step_per_layer`, one key per variable); `_get_metrics_result_or_logs` so that
+the epoch logs get every variable's norm of the last computed step (NaN for a
+variable a layer trains when unfrozen but that is frozen in this fit),
+whatever the callback's place in the list.
 
 **Client contract.** A client acquires the tap in `on_train_begin`, reads rows
 `[step, squared_norm_0, ...]` (float64) whose columns follow `tap.variables` /
 `tap.names` / `tap.sizes` of the current fit through `rows_after(step)` and
-`snapshot()`, and releases in `on_train_end`. On TensorFlow and torch it may
-read at any time (reading every `drain_interval` steps misses no row); on
-JAX the values live in the training state, so clients read only at epoch end
-and train end (the ring holds a whole epoch: `capacity` follows the epoch's
-step count).
+`snapshot()`, and releases in `on_train_end`. `tap.all_names` names every
+variable the model's layers train when unfrozen (stable across freezing). On
+TensorFlow and torch a client may read at any time (every `drain_interval`
+steps misses no row); on JAX the values live in the training state, so
+clients read at epoch end and train end only (the ring holds an epoch).
 
 **Leaving nothing behind.** Install and release force
 `model.make_train_function(force=True)`. A `fit` aborted by an exception gets
-no `on_train_end`; the tap leaves an instance-level `make_train_function`
-wrapper on the model which the next `fit` calls before `on_train_begin`: it
-drops the stale hook there, so the next plain fit runs the plain step.
-
-TensorFlow is imported only inside functions that run on the TensorFlow
-backend: under JAX this module imports no TensorFlow.
+no `on_train_end`; the instance-level `make_train_function` wrapper the tap
+leaves is called by the next `fit` before `on_train_begin` (with a new
+`History` on the model) and drops the stale hook there, so a plain fit runs
+the plain step. TensorFlow is imported only inside functions that run on the
+TensorFlow backend.
 """
 
 from __future__ import annotations
@@ -65,52 +66,28 @@ from typing import Any
 import keras
 import numpy as np
 
+from callbacks._tap_norms import (
+    Channel,
+    accumulated_gradients,
+    in_other_graph,
+    is_tf,
+    latest,
+    optimizer_chain,
+    read,
+    record,
+    squared_parts,
+    tf_half_square,
+    tf_ring,
+    trainable_by_nature,
+    variable_names,
+)
+
+__all__ = ["GradientTap", "acquire", "release", "release_all", "tap_for", "variable_names"]
+
 # model -> GradientTap, while at least one client holds it.
 _TAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 BACKENDS = ("tensorflow", "jax", "torch")
-
-
-def variable_names(model: keras.Model, variables: list[Any]) -> list[str]:
-    """Readable, unique names `layer/variable` for `variables` (model prefix stripped)."""
-    prefix = model.name + "/"
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for variable in variables:
-        name = getattr(variable, "path", None) or variable.name
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        else:
-            seen[name] = 0
-        names.append(name)
-    return names
-
-
-def trainable_by_nature(model: keras.Model) -> list[Any]:
-    """The model's variables that its layers train when unfrozen, in model order."""
-    created = {id(v) for layer in model._flatten_layers()
-               for v in getattr(layer, "_trainable_variables", ())}  # kept while frozen
-    return [v for v in model.weights if v.trainable or id(v) in created]
-
-
-def optimizer_chain(optimizer: Any) -> list[Any]:
-    """`[optimizer, its inner optimizer, ...]` (a LossScaleOptimizer wraps one)."""
-    chain = [optimizer]
-    while hasattr(chain[-1], "inner_optimizer"):
-        chain.append(chain[-1].inner_optimizer)
-    if not isinstance(chain[-1], keras.optimizers.Optimizer):
-        raise TypeError(
-            "The gradient callbacks need a Keras 3 optimizer (`model.optimizer`); "
-            f"received {type(optimizer).__name__}."
-        )
-    return chain
-
-
-def _is_tf() -> bool:
-    return keras.backend.backend() == "tensorflow"
 
 
 class GradientTap:
@@ -151,12 +128,12 @@ class GradientTap:
         self.capacity = capacity
         self.prefix = "grad_norm"
         # TensorFlow stores l2_loss (half the squared norm: one fused kernel)
-        self.factor = 2.0 if _is_tf() else 1.0
+        self.factor = 2.0 if is_tf() else 1.0
         self._local = threading.local()  # MirroredStrategy traces replicas in threads
         self.fit: int | None = None  # id of the History of the fit that installed the tap
         self._installed = False
         self._replicas = 1
-        if _is_tf():
+        if is_tf():
             self._replicas = int(model.distribute_strategy.num_replicas_in_sync)
         # One channel per optimizer that may apply gradients: `model.optimizer` and,
         # on the stateful backends, the optimizers a custom train_step keeps as
@@ -170,7 +147,7 @@ class GradientTap:
                     self.unseen.append(f"{label} ({type(value).__name__})")
                 else:
                     found[label.lstrip("_")] = value
-        self.channels = [_Channel(label, optimizer_chain(optimizer))
+        self.channels = [Channel(label, optimizer_chain(optimizer))
                          for label, optimizer in found.items()]
         if self.unseen:
             warnings.warn(
@@ -179,8 +156,8 @@ class GradientTap:
                 f" the gradients applied by {', '.join(self.unseen)} cannot be seen.",
                 stacklevel=3)
         for channel in self.channels:
-            if _is_tf():
-                channel.ring = _tf_ring(model, self.capacity, len(self.variables))
+            if is_tf():
+                channel.ring = tf_ring(model, self.capacity, len(self.variables))
             elif backend == "torch":
                 channel.ring = (
                     keras.Variable(np.full((self.capacity, len(self.variables)), np.nan,
@@ -282,7 +259,7 @@ class GradientTap:
         self.model.make_train_function(force=True)
 
     # ------------------------------------------------------- traced wrappers
-    def _wrap_apply(self, channel: _Channel, original: Any) -> Any:
+    def _wrap_apply(self, channel: Channel, original: Any) -> Any:
         optimizer = channel.chain[-1]
 
         def apply(grads, trainable_variables=None):
@@ -291,20 +268,21 @@ class GradientTap:
             grads = list(grads)
             variables = (list(trainable_variables) if trainable_variables is not None
                          else list(getattr(optimizer, "_trainable_variables", [])))
-            iterations = _read(optimizer.iterations)  # before `apply` increments it
-            accumulated = _accumulated(optimizer, variables)
+            iterations = read(optimizer.iterations)  # before `apply` increments it
+            accumulated = accumulated_gradients(optimizer, variables)
             # the raw step counter (`iterations` counts updates under accumulation)
-            raw = _read(optimizer._iterations) if accumulated is not None else None
+            raw = read(optimizer._iterations) if accumulated is not None else None
             result = original(grads, trainable_variables)
-            parts = self._squared_parts(optimizer, grads, variables, accumulated)
+            parts = squared_parts(self._index, len(self.variables), optimizer, grads, variables,
+                                  accumulated)
             self._rows_of_step()[channel.label] = None
             if parts is not None:
                 applied = None  # with gradient accumulation, only update steps apply
                 if accumulated is not None:
                     steps = optimizer.gradient_accumulation_steps
                     applied = keras.ops.equal((raw + 1) % steps, 0)
-                self._rows_of_step()[channel.label] = self._record(channel, parts, iterations,
-                                                                   applied)
+                self._rows_of_step()[channel.label] = record(
+                    channel.ring, parts, iterations, applied, self.every, self.capacity)
             return result
 
         return apply
@@ -321,10 +299,11 @@ class GradientTap:
             for grad, variable in reduced:
                 position = index.get(id(variable))
                 if position is not None and grad is not None:
-                    parts[position] = _tf_half_square(grad)
+                    parts[position] = tf_half_square(grad)
             main = self.channels[0]
-            iterations = _read(main.chain[-1].iterations)
-            self._rows_of_step()[main.label] = self._record(main, parts, iterations)
+            iterations = read(main.chain[-1].iterations)
+            self._rows_of_step()[main.label] = record(
+                main.ring, parts, iterations, None, self.every, self.capacity)
             return reduced
 
         return _all_reduce_sum_gradients
@@ -335,80 +314,6 @@ class GradientTap:
         if rows is None:
             rows = self._local.rows = {}
         return rows
-
-    def _squared_parts(self, optimizer: Any, grads: list[Any], variables: list[Any],
-                       accumulated: list[Any] | None) -> list[Any] | None:
-        """Per column, the squared norm (TF: half) of the gradient the update applies."""
-        ops = keras.ops
-        scale = optimizer.loss_scale_factor
-        steps = optimizer.gradient_accumulation_steps
-        clipvalue = optimizer.clipvalue
-        pairs = []
-        for position, (grad, variable) in enumerate(zip(grads, variables, strict=False)):
-            column = self._index.get(id(variable))
-            if column is None or grad is None:
-                continue
-            if (clipvalue or accumulated is not None) and (_is_tf() and _is_sparse(grad)):
-                grad = _densify(grad)
-            if clipvalue or accumulated is not None:
-                grad = ops.cast(grad, "float32")
-                if scale:
-                    grad = grad / scale
-                if accumulated is not None:
-                    grad = (grad + ops.cast(accumulated[position], "float32")) / steps
-                if clipvalue and not (optimizer.clipnorm or optimizer.global_clipnorm):
-                    grad = ops.clip(grad, -clipvalue, clipvalue)
-                scale_squared = None
-            else:
-                scale_squared = float(scale) ** 2 if scale else None
-            part = _tf_half_square(grad) if _is_tf() else ops.sum(
-                ops.square(ops.cast(grad, "float32")))
-            if scale_squared:
-                part = part / scale_squared
-            pairs.append((column, part))
-        if not pairs:
-            return None
-        unit = 0.5 if _is_tf() else 1.0  # the stored value of a squared norm of 1
-        if optimizer.clipnorm:
-            limit = unit * float(optimizer.clipnorm) ** 2
-            pairs = [(c, ops.minimum(p, limit)) for c, p in pairs]
-        elif optimizer.global_clipnorm:
-            limit = unit * float(optimizer.global_clipnorm) ** 2
-            total = ops.sum(ops.stack([p for _, p in pairs]))
-            factor = limit / ops.maximum(total, limit)
-            pairs = [(c, p * factor) for c, p in pairs]
-        parts: list[Any] = [None] * len(self.variables)
-        for column, part in pairs:
-            parts[column] = part
-        zero = ops.zeros((), "float32")
-        return [zero if p is None else p for p in parts]
-
-    def _record(self, channel: _Channel, parts: list[Any], iterations: Any,
-                applied: Any = None) -> Any:
-        """Write this step's row to the ring when it is due; return the row or None.
-
-        On TensorFlow the returned row is the logs' (this step's, or the latest
-        recorded one on a step that records nothing); elsewhere None (the logs
-        read the latest row of the ring).
-        """
-        if _is_tf():
-            return _tf_record(self, channel.ring, parts, iterations, applied)
-        ops = keras.ops
-        norms, steps = channel.ring
-        iterations = ops.cast(iterations, "int32")
-        every = self.every
-        slot = ((iterations // every) if every > 1 else iterations) % self.capacity
-        row = ops.stack(parts)
-        due = ops.equal(iterations % every, 0) if every > 1 else None
-        if applied is not None:
-            due = applied if due is None else ops.logical_and(due, applied)
-        if due is not None:  # computed every step, written only on due steps (no cond)
-            row = ops.where(due, row, ops.take(norms.value, slot, axis=0))
-            iterations = ops.where(due, iterations, ops.take(steps.value, slot))
-        norms.assign(ops.slice_update(norms.value, ops.stack([slot, 0 * slot]), row[None]))
-        steps.assign(ops.slice_update(steps.value, ops.reshape(slot, (1,)),
-                                      ops.reshape(iterations, (1,))))
-        return None
 
     def _norm_logs(self, logs: dict, squared: Any) -> dict:
         ops = keras.ops
@@ -436,10 +341,10 @@ class GradientTap:
                     if channel.label not in rows:
                         continue
                     row = rows[channel.label]
-                    if row is None or _in_other_graph(row):
+                    if row is None or in_other_graph(row):
                         # recorded inside a branch (LossScaleOptimizer, gradient
                         # accumulation) or not at all: the latest row of the ring
-                        row = _latest(*(keras.ops.convert_to_tensor(v) for v in channel.ring))
+                        row = latest(*(keras.ops.convert_to_tensor(v) for v in channel.ring))
                     squared[channel.label] = self.factor * row
                 rows = list(squared.values())
                 total = rows[0] if len(rows) == 1 else sum(rows[1:], rows[0])
@@ -462,7 +367,7 @@ class GradientTap:
                 ids = [id(v) for v in self.model.optimizer.variables]
                 norms = state[2][ids.index(id(self._ring[0]))]
                 steps = state[2][ids.index(id(self._ring[1]))]
-                logs = self._norm_logs(logs, _latest(norms, steps))
+                logs = self._norm_logs(logs, latest(norms, steps))
             return logs, state
 
         return train_step
@@ -556,117 +461,6 @@ class GradientTap:
         rows = self._rows()
         rows = rows[rows[:, 0] > step]
         return rows[np.argsort(rows[:, 0], kind="stable")]
-
-
-# ----------------------------------------------------------------- helpers
-class _Channel:
-    """One optimizer the tap hooks: its label, chain (outer to inner) and ring."""
-
-    def __init__(self, label: str, chain: list[Any]) -> None:
-        self.label = label
-        self.chain = chain
-        self.ring: Any = None  # (norms, steps) variables
-
-
-def _read(variable: Any) -> Any:
-    """The variable's value now (TensorFlow: a read op ordered before later writes)."""
-    if _is_tf():
-        return variable.value.read_value() if hasattr(variable, "value") else variable
-    return keras.ops.convert_to_tensor(variable)
-
-
-def _latest(norms: Any, steps: Any) -> Any:
-    """The ring's row with the highest step (NaN before any)."""
-    return keras.ops.take(norms, keras.ops.argmax(steps), axis=0)
-
-
-def _accumulated(optimizer: Any, variables: list[Any]) -> list[Any] | None:
-    """Accumulated gradients to add on an update step (gradient accumulation), else None."""
-    if not optimizer.gradient_accumulation_steps:
-        return None
-    if not optimizer.built:  # what `apply` does first
-        with keras.name_scope(optimizer.name):
-            optimizer.build(variables)
-    # the accumulators are the optimizer's own (no public accessor); values read
-    # before `apply` resets them
-    return [_read(optimizer._accumulated_gradients[optimizer._get_variable_index(v)])
-            for v in variables]
-
-
-def _is_sparse(grad: Any) -> bool:
-    import tensorflow as tf
-
-    return isinstance(grad, tf.IndexedSlices)
-
-
-def _densify(grad: Any) -> Any:
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(grad)
-
-
-def _tf_half_square(grad: Any) -> Any:
-    """sum(g**2) / 2 in one fused kernel (TensorFlow)."""
-    import tensorflow as tf
-
-    if isinstance(grad, tf.IndexedSlices):
-        grad = tf.convert_to_tensor(grad)
-    return tf.nn.l2_loss(tf.cast(grad, tf.float32))
-
-
-def _in_other_graph(tensor: Any) -> bool:
-    """True for a TF tensor made inside a cond branch (not usable in the step's graph)."""
-    if not _is_tf():
-        return False
-    import tensorflow as tf
-
-    return not tf.executing_eagerly() and tensor.graph is not tf.compat.v1.get_default_graph()
-
-
-def _tf_ring(model: keras.Model, capacity: int, n: int) -> tuple[Any, Any]:
-    import tensorflow as tf
-
-    def variable(initial: np.ndarray, dtype: Any, name: str) -> Any:
-        # ON_READ + ONLY_FIRST_REPLICA: each replica writes its own copy with no
-        # communication (the reduced gradients are identical on every replica);
-        # a read outside the step returns the first replica's copy.
-        return tf.Variable(initial, dtype=dtype, trainable=False, name=f"gradient_tap_{name}",
-                           synchronization=tf.VariableSynchronization.ON_READ,
-                           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-
-    with model.distribute_strategy.scope():
-        return (variable(np.full((capacity, n), np.nan), tf.float32, "halves"),
-                variable(np.full(capacity, -1), tf.int64, "steps"))
-
-
-def _tf_record(tap: GradientTap, ring: Any, parts: list[Any], iterations: Any,
-               applied: Any) -> Any:
-    """TensorFlow: two in-place scatters into the ring (raw ops: also per replica)."""
-    import tensorflow as tf
-
-    halves_var, steps_var = ring
-    iterations = tf.cast(iterations, tf.int64)
-    slot = (iterations // tap.every if tap.every > 1 else iterations) % tap.capacity
-
-    def compute() -> Any:
-        halves = tf.stack([tf.cast(p, tf.float32) for p in parts])
-        # a sync-on-read variable (MirroredStrategy) has no scatter method in replica
-        # context, but `.handle` is this replica's copy.
-        tf.raw_ops.ResourceScatterUpdate(resource=halves_var.handle, indices=slot,
-                                         updates=halves)
-        tf.raw_ops.ResourceScatterUpdate(resource=steps_var.handle, indices=slot,
-                                         updates=iterations)
-        return halves
-
-    due = tf.equal(iterations % tap.every, 0) if tap.every > 1 else None
-    if applied is not None:
-        due = applied if due is None else tf.logical_and(due, applied)
-    if due is None:
-        return compute()
-    # Between two computed steps the logs repeat the last computed one; NaN before
-    # the first.
-    return tf.cond(due, compute, lambda: _latest(tf.convert_to_tensor(halves_var),
-                                                 tf.convert_to_tensor(steps_var)))
 
 
 def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = False,
