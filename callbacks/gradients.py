@@ -208,7 +208,7 @@ class GradientNormLogger(_TapClient):
         # blocks (columns, rows [step, global_sq, sq_0, ...]) with this fit's columns
         self._blocks: list[tuple[tuple[int, ...], np.ndarray]] = []
         self._names: list[str] = []  # every variable seen in any fit, first-seen order
-        self._offset = 0  # added to optimizer steps so a new optimizer continues the record
+        self._offset: int | None = 0  # added to this fit's steps to continue the record
 
     def _tap_options(self) -> dict[str, Any]:
         return {"every": self.every, "logs": True, "per_layer": self.per_layer,
@@ -220,9 +220,10 @@ class GradientNormLogger(_TapClient):
         names = getattr(self, "_names", [])
         self._names = list(dict.fromkeys([*names, *self._tap.all_names, *self._tap.names]))
         self._columns = tuple(self._names.index(n) for n in self._tap.names)
-        last = self._last_recorded()
-        # a fresh optimizer (recompiled after freeze / unfreeze) restarts at step 0
-        self._offset = max(self._offset, last + 1 - self._first_step if last >= 0 else 0)
+        # a fresh optimizer (recompiled after freeze / unfreeze) restarts at step 0:
+        # this fit's steps are shifted past the record (set by the first rows read)
+        self._prior = self._last_recorded()
+        self._offset = None
 
     def _last_recorded(self) -> int:
         blocks = getattr(self, "_blocks", [])
@@ -265,6 +266,8 @@ class GradientNormLogger(_TapClient):
         return history
 
     def _consume(self, rows: np.ndarray) -> None:
+        if self._offset is None:
+            self._offset = max(0, int(self._prior + 1 - rows[0, 0]))
         squared = rows[:, 1:]
         block = np.column_stack([rows[:, 0] + self._offset, squared.sum(axis=1), squared])
         self._blocks.append((self._columns, block))

@@ -231,6 +231,8 @@ def test_two_optimizers_get_their_own_norms():
     np.testing.assert_allclose(history.history["grad_norm/global"],
                                np.sqrt(np.sum(np.square(first + second))), rtol=1e-5)
     assert not np.isnan(np.concatenate([np.ravel(v) for v in logger.history.values()])).any()
+    model.fit(x, y, batch_size=64, epochs=1, callbacks=[logger], verbose=0)
+    assert logger.history["step"] == [0, 1, 2]  # steps of the optimizers that train
 
 
 def test_an_optimizer_the_step_does_not_use_gives_one_warning_and_no_nan():
