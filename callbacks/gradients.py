@@ -156,9 +156,21 @@ class GradientNormLogger(_TapClient):
     * `.history`: every computed step (every `every` optimizer steps, also
       inside a `steps_per_execution` block), `"step"` plus one list per key,
       for `recipes.plots.plot_gradient_norms`. The norms are recorded in the
-      train step into a ring buffer (256 rows) that the callback reads every
-      `128 * every` steps and at each epoch end, so `.history` is complete at the end
-      of each epoch.
+      train step into a ring buffer that the callback reads every
+      `128 * every` steps (on JAX: at each epoch end only) and at each epoch
+      end, so `.history` is complete at the end of each epoch.
+
+    Across fits (freeze / unfreeze / `recipes.fine_tune`), `.history` and the
+    epoch logs keep one column per variable the model's layers train when
+    unfrozen, NaN on the steps where it was frozen; the steps continue (a
+    recompiled optimizer that restarts at 0 is shifted past the record). A
+    `train_step` that applies gradients through several optimizers kept as
+    model attributes (a GAN) gets per-variable norms from the optimizer that
+    applies each variable and one `grad_norm/<attribute>/global` per
+    optimizer (TensorFlow, torch); what cannot be seen (other optimizers on
+    JAX) is named in one warning, and a step that applies nothing through the
+    hooked optimizers logs no `grad_norm` key (one warning), never NaN.
+    Works on the TensorFlow, JAX and torch backends.
 
     Per-variable step logs are off by default because Keras converts every log
     value on every batch (about 2 us per key and step on a CPU): with hundreds
