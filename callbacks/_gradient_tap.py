@@ -124,7 +124,7 @@ class GradientTap:
         spe = int(getattr(model, "steps_per_execution", 1) or 1)
         capacity = max(256, 4 * spe)
         if backend == "jax":  # read once per epoch: hold an epoch
-            capacity = max(capacity, int(steps_per_epoch or 4096) * spe + 2 * spe)
+            capacity = max(capacity, int(steps_per_epoch or 4096) + 2 * spe)
         self.capacity = capacity
         self.prefix = "grad_norm"
         # TensorFlow stores l2_loss (half the squared norm: one fused kernel)

@@ -320,3 +320,14 @@ def test_fine_tune_with_the_logger_gives_one_continuous_history():
     assert len(history.history["grad_norm/hidden/kernel"]) == 4
     assert np.isnan(history.history["grad_norm/hidden/kernel"][:2]).all()
     assert np.isfinite(history.history["grad_norm/out/kernel"]).all()
+
+
+def test_an_epoch_longer_than_the_ring_loses_no_step():
+    # JAX reads the ring at epoch end only: it holds a whole epoch
+    x, y = _data(n=320)
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    logger = GradientNormLogger(per_layer=False)
+    model.fit(x, y, batch_size=1, epochs=1, callbacks=[logger], verbose=0)
+    assert logger.history["step"] == list(range(320))
+    assert np.isfinite(logger.history["grad_norm/global"]).all()
