@@ -74,7 +74,11 @@ class Channel:
 def read(variable: Any) -> Any:
     """The variable's value now (TensorFlow: a read op ordered before later writes)."""
     if is_tf():
-        return variable.value.read_value() if hasattr(variable, "value") else variable
+        if not hasattr(variable, "value"):
+            return variable  # already a tensor (`iterations` under gradient accumulation)
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(variable.value)  # the read op is made here
     return keras.ops.convert_to_tensor(variable)
 
 
