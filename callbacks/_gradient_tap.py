@@ -69,12 +69,16 @@ import numpy as np
 from callbacks._tap_norms import (
     Channel,
     accumulated_gradients,
+    drop_variables,
     in_other_graph,
     is_tf,
     latest,
+    merged_rows,
     optimizer_chain,
+    optimizer_ring,
     read,
     record,
+    saving_without,
     squared_parts,
     tf_half_square,
     tf_ring,
@@ -211,15 +215,10 @@ class GradientTap:
             target = main.chain[-1]
             self._saved: list[tuple[Any, str, Any]] = []
             if keras.backend.backend() == "jax":
-                main.ring = (
-                    target.add_variable((self.capacity, len(self.variables)),
-                                        keras.initializers.Constant(np.nan), "float32",
-                                        name="gradient_tap_norms"),
-                    target.add_variable((self.capacity,), keras.initializers.Constant(-1),
-                                        "int32", name="gradient_tap_steps"))
+                main.ring = optimizer_ring(target, self.capacity, len(self.variables))
                 for optimizer in main.chain:  # not saved in a .keras file
                     self._patch(optimizer, "save_own_variables",
-                                self._wrap_save(optimizer))
+                                saving_without(optimizer, main.ring))
             for channel in self.channels:
                 inner = channel.chain[-1]
                 self._patch(inner, "apply", self._wrap_apply(channel, inner.apply))
@@ -250,11 +249,7 @@ class GradientTap:
             else:
                 owner.__dict__[name] = previous
         if keras.backend.backend() == "jax":
-            target = self.channels[0].chain[-1]
-            ours = {id(v) for v in self._ring}
-            # the optimizer has no public way to drop a variable
-            target._variables[:] = [v for v in target._variables if id(v) not in ours]
-            target._tracker.stored_ids["variables"].difference_update(ours)
+            drop_variables(self.channels[0].chain[-1], self._ring)
         self._installed = False
         self.model.make_train_function(force=True)
 
@@ -413,15 +408,6 @@ class GradientTap:
 
         return make_train_function
 
-    def _wrap_save(self, optimizer: Any) -> Any:
-        def save_own_variables(store):
-            ours = {id(v) for v in self._ring}
-            kept = [v for v in optimizer.variables if id(v) not in ours]
-            for i, variable in enumerate(kept):  # BaseOptimizer's format
-                store[str(i)] = keras.ops.convert_to_numpy(variable)
-
-        return save_own_variables
-
     # --------------------------------------------------------------- reading
     @property
     def drain_interval(self) -> int:
@@ -433,23 +419,7 @@ class GradientTap:
         sync = getattr(self.model, "jax_state_sync", None)
         if sync is not None:
             sync()  # JAX: the values live in the training state during fit
-        blocks = []
-        for channel in self.channels:
-            norms, steps = (keras.ops.convert_to_numpy(v) for v in channel.ring)
-            squared = self.factor * np.asarray(norms, dtype=np.float64)
-            blocks.append(np.column_stack([np.asarray(steps, dtype=np.float64), squared]))
-        if len(blocks) == 1:
-            return blocks[0]
-        # several optimizers: one row per step, each variable's column from the
-        # optimizer that applies it (the others hold zeros there)
-        rows = np.concatenate([b[b[:, 0] >= 0] for b in blocks])
-        if not len(rows):
-            return blocks[0][:1]
-        steps, where = np.unique(rows[:, 0], return_inverse=True)
-        merged = np.zeros((len(steps), rows.shape[1]))
-        np.add.at(merged, where, rows)
-        merged[:, 0] = steps
-        return merged
+        return merged_rows([c.ring for c in self.channels], self.factor)
 
     def snapshot(self) -> np.ndarray:
         """The latest computed row `[step, sq_0, ...]` (step -1 before any)."""

@@ -255,3 +255,54 @@ def record(ring: Any, parts: list[Any], iterations: Any, applied: Any, every: in
     steps.assign(ops.slice_update(steps.value, ops.reshape(slot, (1,)),
                                   ops.reshape(iterations, (1,))))
     return None
+
+
+def optimizer_ring(optimizer: Any, capacity: int, n: int) -> tuple[Any, Any]:
+    """A ring as two variables of `optimizer` (JAX: state leaves the step only so)."""
+    return (optimizer.add_variable((capacity, n), keras.initializers.Constant(np.nan),
+                                   "float32", name="gradient_tap_norms"),
+            optimizer.add_variable((capacity,), keras.initializers.Constant(-1), "int32",
+                                   name="gradient_tap_steps"))
+
+
+def drop_variables(optimizer: Any, variables: tuple[Any, ...]) -> None:
+    """Take `variables` (made with `add_variable`) out of `optimizer` again."""
+    ours = {id(v) for v in variables}
+    # the optimizer has no public way to drop a variable
+    optimizer._variables[:] = [v for v in optimizer._variables if id(v) not in ours]
+    optimizer._tracker.stored_ids["variables"].difference_update(ours)
+
+
+def saving_without(optimizer: Any, variables: tuple[Any, ...]) -> Any:
+    """A `save_own_variables` for `optimizer` that leaves `variables` out."""
+    ours = {id(v) for v in variables}
+
+    def save_own_variables(store):
+        kept = [v for v in optimizer.variables if id(v) not in ours]
+        for i, variable in enumerate(kept):  # BaseOptimizer's format
+            store[str(i)] = keras.ops.convert_to_numpy(variable)
+
+    return save_own_variables
+
+
+def merged_rows(rings: list[tuple[Any, Any]], factor: float) -> np.ndarray:
+    """The rings as float64 rows `[step, squared_0, ...]`; several rings merged by step.
+
+    With several optimizers each variable's column comes from the optimizer
+    that applies it (the other rings hold zeros there), so rows of one step add.
+    """
+    blocks = []
+    for norms, steps in rings:
+        squared = factor * np.asarray(keras.ops.convert_to_numpy(norms), dtype=np.float64)
+        steps = np.asarray(keras.ops.convert_to_numpy(steps), dtype=np.float64)
+        blocks.append(np.column_stack([steps, squared]))
+    if len(blocks) == 1:
+        return blocks[0]
+    rows = np.concatenate([b[b[:, 0] >= 0] for b in blocks])
+    if not len(rows):
+        return blocks[0][:1]
+    steps, where = np.unique(rows[:, 0], return_inverse=True)
+    merged = np.zeros((len(steps), rows.shape[1]))
+    np.add.at(merged, where, rows)
+    merged[:, 0] = steps
+    return merged
