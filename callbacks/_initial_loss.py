@@ -297,12 +297,29 @@ class InitialLoss:
         )
 
 
-def _take(data: Any, n: int) -> Any:
+def _map(fn: Any, data: Any) -> Any:
     if isinstance(data, Mapping) or hasattr(data, "keys"):
-        return {key: _take(data[key], n) for key in data.keys()}
+        return {key: _map(fn, data[key]) for key in data.keys()}
     if isinstance(data, (list, tuple)):
-        return [_take(item, n) for item in data]
-    return np.asarray(data)[:n]
+        return [_map(fn, item) for item in data]
+    return fn(np.asarray(data))
+
+
+def take(data: Any, n: int) -> Any:
+    """The first `n` samples of an array or of each array in a list / dict."""
+    return _map(lambda a: a[:n], data)
+
+
+def repeat(data: Any, times: int) -> Any:
+    """Each array of `data` repeated `times` times along the sample axis."""
+    return _map(lambda a: np.tile(a, (times,) + (1,) * (a.ndim - 1)), data)
+
+
+def arrays(data: Any) -> list[np.ndarray]:
+    """The arrays of `data` (one array, or those of a list / dict), flat, in order."""
+    found: list[np.ndarray] = []
+    _map(found.append, data)
+    return found
 
 
 def _named(structure: Any, names: list[str], what: str) -> dict[str, Any]:
@@ -362,7 +379,7 @@ def measure(model: keras.Model, x: Any, y: Any,
     """Checklist 1 on `model` (compiled) with inputs `x` and labels `y`."""
     losses = model_losses(model)
     names = output_names(model)
-    x, y = _take(x, MAX_SAMPLES), _take(y, MAX_SAMPLES)
+    x, y = take(x, MAX_SAMPLES), take(y, MAX_SAMPLES)
     labels_by_output = _named(y, names, "y")
     missing = sorted(set(losses) - set(labels_by_output))
     if missing:
