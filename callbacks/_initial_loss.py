@@ -352,6 +352,17 @@ def output_names(model: keras.Model) -> list[str]:
     return ["output"]
 
 
+def pick_output(names: list[str], output: int | str) -> str:
+    """The output name that `output` (a name or an index into `names`) denotes."""
+    if isinstance(output, int) and not isinstance(output, bool):
+        if not -len(names) <= output < len(names):
+            raise ValueError(f"`output`={output} is out of range for the outputs {names}.")
+        return names[output]
+    if output not in names:
+        raise ValueError(f"`output` must be one of {names} or an index; received {output!r}.")
+    return output
+
+
 def model_losses(model: keras.Model) -> dict[str, tuple[LossKind, float]]:
     """Each output's `(LossKind, loss_weight)` from the model's compile settings."""
     loss = getattr(model, "loss", None)

@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from callbacks._initial_loss import loss_kind, output_names
+from callbacks._initial_loss import loss_kind, output_names, pick_output
 from callbacks._validation import (
     check_choice,
     check_fraction,
@@ -217,12 +217,7 @@ def infer_task(model: keras.Model, output: int | str | None = None) -> str:
                 "`output=` (a name or an index), or `loss=` per output."
             )
         output = names[0]
-    if isinstance(output, int) and not isinstance(output, bool):
-        if not -len(names) <= output < len(names):
-            raise ValueError(f"`output`={output} is out of range for the outputs {names}.")
-        output = names[output]
-    if output not in layers:
-        raise ValueError(f"`output` must be one of {names} or an index; received {output!r}.")
+    output = pick_output(names, output)
     where = f"output {output!r}" if len(names) > 1 else "the output"
     return _layer_task(*layers[output], where)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from callbacks._initial_loss import output_names
+from callbacks._initial_loss import output_names, pick_output
 from callbacks._validation import check_choice, check_non_negative, check_positive
 from recipes import freezing
 from recipes.freezing import layer_index, recompile
@@ -117,13 +117,7 @@ def _output_tensor(clone: keras.Model, source: keras.Model, output: int | str | 
             f"`source` model {source.name!r} has {len(names)} outputs {names}; pass "
             "`output=` (a name or an index) to say which one to build on."
         )
-    if isinstance(output, int) and not isinstance(output, bool):
-        if not -len(names) <= output < len(names):
-            raise ValueError(f"`output`={output} is out of range for the outputs {names}.")
-        output = names[output]
-    if output not in names:
-        raise ValueError(f"`output` must be one of {names} or an index; received {output!r}.")
-    return clone.outputs[names.index(output)]
+    return clone.outputs[names.index(pick_output(names, output))]
 
 
 def _walk_back(tensor: Any, drop: int, source_name: str) -> Any:
@@ -211,11 +205,7 @@ def reuse_pretrained(
     name = name or f"{source.name}_reused"
     if len(getattr(source, "outputs", None) or []) > 1:
         features = _walk_back(_output_tensor(clone, source, output), drop, source.name)
-        head_layers = _head_layers(head, features)
-        x = features
-        for layer in head_layers:
-            x = layer(x)
-        model = keras.Model(clone.inputs, x, name=name)
+        model, head_layers = _on_top(clone, features, head, name)
         return _finish(model, head_layers, freeze, compile, optimizer, learning_rate)
     trunk = [layer for layer in clone.layers if not isinstance(layer, keras.layers.InputLayer)]
     if drop >= len(trunk):
@@ -231,13 +221,18 @@ def reuse_pretrained(
         inputs = keras.Input(shape=source.input_shape[1:], dtype=source.inputs[0].dtype)
         model: keras.Model = keras.Sequential([inputs, *kept, *head_layers], name=name)
     else:
-        features = kept[-1].output
-        head_layers = _head_layers(head, features)
-        x = features
-        for layer in head_layers:
-            x = layer(x)
-        model = keras.Model(clone.inputs, x, name=name)
+        model, head_layers = _on_top(clone, kept[-1].output, head, name)
     return _finish(model, head_layers, freeze, compile, optimizer, learning_rate)
+
+
+def _on_top(clone: keras.Model, features: Any, head: Any, name: str
+            ) -> tuple[keras.Model, list[keras.layers.Layer]]:
+    """A Functional model from the clone's inputs through `features` and the head layers."""
+    head_layers = _head_layers(head, features)
+    x = features
+    for layer in head_layers:
+        x = layer(x)
+    return keras.Model(clone.inputs, x, name=name), head_layers
 
 
 def _finish(model: keras.Model, head_layers: list[keras.layers.Layer], freeze: bool,
