@@ -319,10 +319,15 @@ def check_validation(validation_data: Any, test_data: Any = None) -> CheckResult
 
 
 def _without_noise(layer: keras.layers.Layer) -> keras.layers.Layer:
-    """Clone function: dropout and noise layers become identities, the rest is copied."""
+    """Clone function: dropout and noise layers become identities, the `dropout` /
+    `recurrent_dropout` settings of other layers (LSTM, GRU, MultiHeadAttention) 0."""
     if isinstance(layer, NOISE_LAYERS):
         return keras.layers.Identity(name=layer.name)
-    return layer.__class__.from_config(layer.get_config())
+    config = layer.get_config()
+    for key in ("dropout", "recurrent_dropout"):
+        if isinstance(config.get(key), (int, float)) and not isinstance(config[key], bool):
+            config[key] = 0.0
+    return layer.__class__.from_config(config)
 
 
 def check_overfit_small_subset(
@@ -333,16 +338,22 @@ def check_overfit_small_subset(
 
     Trains a clone (same architecture, weights and optimizer settings) on the
     first `n_samples` samples, full batch, for `epochs` steps; the model
-    itself is not changed. To be fair to a regularized network, the clone's
-    dropout and noise layers (`Dropout` and its spatial / alpha / Gaussian
-    variants, `GaussianNoise`) are replaced by identities: their job is to
-    stop the net from memorizing, which is what this check asks of it (the
-    lecture's default DNN, with dropout 0.2, stays at ~0.07 on 20 digits
-    otherwise). The final loss is the compiled loss (weight penalties
-    included) in training mode: with the noise layers gone, that only makes
-    BatchNormalization use the subset's own statistics, whose moving
-    averages still lag after a few hundred steps (the same default DNN scores
-    0.009 in training mode and 0.08 in inference mode after 200 steps).
+    itself is not changed. Two things keep the check fair to a regularized
+    network:
+
+    - the clone has no noise: `Dropout` (and its spatial / alpha / Gaussian
+      variants) and `GaussianNoise` become identities, and the `dropout` /
+      `recurrent_dropout` of recurrent and attention layers are set to 0.
+      Their job is to stop the net from memorizing, which is what this
+      check asks of it;
+    - the final loss is the compiled loss (weight penalties included) in
+      training mode. With the noise gone, that only makes
+      BatchNormalization use the subset's own statistics: its moving
+      averages still lag after a few hundred steps.
+
+    Measured on lecture 001's default DNN (dropout 0.2, BN) on 20 digits,
+    200 steps: 0.08 in inference mode without dropout (0.07 with it), 0.009
+    with both rules.
 
     Example:
 

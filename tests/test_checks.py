@@ -244,3 +244,15 @@ def test_run_checklist_names_the_argument(train, received, digits):
         run_checklist(model, digits.train, digits.valid[0])
     with pytest.raises(ValueError, match="class index 10 is out of range"):
         run_checklist(model, (digits.train[0], digits.train[1] + 1))
+
+
+def test_overfit_copy_has_no_noise():
+    from recipes.checks import _without_noise
+
+    assert isinstance(_without_noise(keras.layers.SpatialDropout2D(0.3)), keras.layers.Identity)
+    lstm = _without_noise(keras.layers.LSTM(4, dropout=0.5, recurrent_dropout=0.3, name="rnn"))
+    assert (lstm.dropout, lstm.recurrent_dropout, lstm.name) == (0.0, 0.0, "rnn")
+    attention = _without_noise(keras.layers.MultiHeadAttention(2, 4, dropout=0.1))
+    assert attention.get_config()["dropout"] == 0.0
+    dense = _without_noise(keras.layers.Dense(3, name="kept"))
+    assert dense.units == 3 and dense.name == "kept"
