@@ -293,7 +293,7 @@ def compile_recipe(
     loss: Any = "auto",
     metrics: Any = "auto",
     fast: bool = True,
-    learning_rate: float | None = None,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule | None = None,
     steps_per_execution: int | None = None,
     **optimizer_kwargs: Any,
 ) -> keras.Model:
@@ -332,7 +332,8 @@ def compile_recipe(
             cannot be inferred is named in the error) or Keras metrics (a
             list, or a dict per output).
         fast: use `steps_per_execution` (identical maths, less overhead).
-        learning_rate: passed to `make_optimizer` (names only).
+        learning_rate: passed to `make_optimizer` (names only): a rate or a
+            `LearningRateSchedule`.
         steps_per_execution: explicit value, overriding `fast`.
         **optimizer_kwargs: passed to `make_optimizer` (e.g. `clipnorm=1.0`,
             `decay=1e-4`, `momentum=0.9`).
