@@ -19,12 +19,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from callbacks._scheduling_base import (
-    _CallbackBase,
-    _check_rate_is_settable,
-    _warn_steps_per_execution,
-)
-from callbacks._validation import check_fraction, check_number, check_positive, require_compiled
+from callbacks._base import CallbackBase
+from callbacks._scheduling_base import _iterations
+from callbacks._validation import check_fraction, check_number, check_positive
+from callbacks.curves import Exponential
+from callbacks.param_scheduler import ParamScheduler
 
 SUGGESTION_METHODS = ("min_loss", "steepest")
 
@@ -91,7 +90,7 @@ def _suggest(
 
 
 @keras.saving.register_keras_serializable(package="recipes")
-class LRFinder(_CallbackBase):
+class LRFinder(ParamScheduler):
     """Exponential learning-rate sweep that stops on divergence and restores the model.
 
     Step `i` of `n` trains with
@@ -131,7 +130,9 @@ class LRFinder(_CallbackBase):
         restore: put the weights and the optimizer state back at the end.
     """
 
-    _RUN_STATE = ("_model", "_snapshot")
+    _RUN_STATE = (*ParamScheduler._RUN_STATE, "_snapshot")
+    _WHO = "LRFinder"
+    _EXACT = "recipes.find_learning_rate"
 
     def __init__(
         self,
@@ -143,7 +144,8 @@ class LRFinder(_CallbackBase):
         method: str = "min_loss",
         restore: bool = True,
     ) -> None:
-        super().__init__()
+        CallbackBase.__init__(self)
+        self._init_state({"learning_rate": None}, "step", 0)
         self.min_learning_rate = float(check_positive("min_learning_rate", min_learning_rate))
         self.max_learning_rate = float(check_positive("max_learning_rate", max_learning_rate))
         if self.max_learning_rate <= self.min_learning_rate:
@@ -182,10 +184,7 @@ class LRFinder(_CallbackBase):
     def _variables(self) -> list[Any]:
         return list(self.model.variables) + list(self.model.optimizer.variables)
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        require_compiled(self.model, "LRFinder")
-        _check_rate_is_settable(self.model.optimizer, "LRFinder")
-        _warn_steps_per_execution(self.model, "LRFinder", "recipes.find_learning_rate")
+    def _prepare(self) -> None:
         self._reset_run()
         self.result = None
         # Pairs (variable, value): variables created during the sweep (metric
@@ -209,20 +208,31 @@ class LRFinder(_CallbackBase):
             )
             steps = per_epoch
         self._steps = max(2, int(steps))
+        self._origin = _iterations(self.model.optimizer)
+        self.schedules = {"learning_rate": Exponential(
+            self.min_learning_rate, self.max_learning_rate, self._steps - 1
+        )}
+
+    def _on_idle_optimizer(self) -> None:
+        self.restore_state()
+        raise RuntimeError(
+            "LRFinder: `model.optimizer` took no step during the first batch: this model's "
+            "train_step applies its gradients with other optimizers (e.g. a GAN), so a sweep of "
+            "model.optimizer's learning rate would measure nothing. Sweep the rate of the "
+            "optimizer the train_step uses instead."
+        )
 
     def rate_at(self, step: int) -> float:
         """The rate of step `step` of the sweep."""
-        ratio = self.max_learning_rate / self.min_learning_rate
-        return self.min_learning_rate * ratio ** (step / (self._steps - 1))
+        return Exponential(self.min_learning_rate, self.max_learning_rate, self._steps - 1)(step)
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        step = len(self.learning_rates)
-        rate = self.rate_at(step)
-        self.model.optimizer.learning_rate = rate
-        self.learning_rates.append(rate)
+        super().on_train_batch_begin(batch, logs)
+        self.learning_rates.append(self._last["learning_rate"])
         self.model.reset_metrics()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        super().on_train_batch_end(batch, logs)
         loss = float((logs or {}).get("loss", math.nan))
         self.losses.append(loss)
         i = len(self.losses)
@@ -232,8 +242,6 @@ class LRFinder(_CallbackBase):
         else:
             smoothed = math.inf
         self.smoothed_losses.append(smoothed)
-        if logs is not None:
-            logs["learning_rate"] = self.learning_rates[-1]
         self._best = min(self._best, smoothed)
         if not math.isfinite(smoothed) or smoothed > self.divergence_factor * self._best:
             self._stopped_early = True
@@ -266,15 +274,3 @@ class LRFinder(_CallbackBase):
         for variable, value in self._snapshot:
             variable.assign(value)
         self._snapshot = None
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "min_learning_rate": self.min_learning_rate,
-            "max_learning_rate": self.max_learning_rate,
-            "num_steps": self.num_steps,
-            "smoothing": self.smoothing,
-            "divergence_factor": self.divergence_factor,
-            "method": self.method,
-            "restore": self.restore,
-        }
-
