@@ -26,6 +26,13 @@ from callbacks.curves import Exponential
 from callbacks.param_scheduler import ParamScheduler
 
 SUGGESTION_METHODS = ("min_loss", "steepest")
+MIN_SWEEP_STEPS = 10  # fewer steps cannot tell a falling loss from noise
+EDGE = 0.05  # a suggestion in the first 5 % of the sweep (log scale) is at its low edge
+
+WHERE_TO_LOOK = (
+    "look at the data (a NaN or inf in x or y: `np.isfinite(x).all()`), the loss (a log of 0, "
+    "labels outside the model's classes) and the model's output at initialization"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class LRFinderResult:
         steepest_learning_rate: the rate of the steepest descent of the smoothed loss.
         stopped_early: whether the sweep stopped because the loss diverged.
         method: how `suggested_learning_rate` was chosen.
+        extra: more about the sweep; `"warnings"` lists what makes the
+            suggestion doubtful (see `LRFinder`).
     """
 
     learning_rates: np.ndarray
@@ -103,6 +112,14 @@ class LRFinder(ParamScheduler):
     sweep stops. At the end of training the weights, every other model
     variable (BatchNorm statistics, seed states) and every optimizer variable
     (iterations, learning rate, moments) are restored bit-identically.
+
+    It never suggests nonsense silently: a non-finite loss at the first step
+    (a rate far too small to diverge) raises `ValueError` saying where to look
+    (the data, the loss, the initialization); a sweep shorter than 10 steps,
+    a suggestion at the low or high edge of the sweep (the loss never fell,
+    or was still falling at `max_learning_rate`), or a loss that turned
+    non-finite while still falling warns (`UserWarning`) and proposes a wider
+    range; the messages are also on `result.extra["warnings"]`.
 
     The result is on `.result` (an `LRFinderResult`); run it through
     `fit(..., epochs=1)` with `verbose=1` to see Keras's progress bar.
@@ -208,6 +225,14 @@ class LRFinder(ParamScheduler):
             )
             steps = per_epoch
         self._steps = max(2, int(steps))
+        if self._steps < MIN_SWEEP_STEPS:
+            warnings.warn(
+                f"LRFinder: a sweep of {self._steps} steps is too short to find a learning rate "
+                f"(at least {MIN_SWEEP_STEPS}); one epoch has {per_epoch} steps here. Use a "
+                "smaller batch_size or more samples (or a larger `num_steps`).",
+                UserWarning,
+                stacklevel=2,
+            )
         self._origin = _iterations(self.model.optimizer)
         self.schedules = {"learning_rate": Exponential(
             self.min_learning_rate, self.max_learning_rate, self._steps - 1
@@ -241,6 +266,13 @@ class LRFinder(ParamScheduler):
             smoothed = self._avg / (1.0 - self.smoothing**i)
         else:
             smoothed = math.inf
+            if i == 1:
+                self.restore_state()
+                raise ValueError(
+                    f"LRFinder: the loss of the first step is {loss} at learning rate "
+                    f"{self.learning_rates[0]:.3g}, far too small a rate to diverge, so the "
+                    f"learning rate is not the cause: {WHERE_TO_LOOK}."
+                )
         self.smoothed_losses.append(smoothed)
         self._best = min(self._best, smoothed)
         if not math.isfinite(smoothed) or smoothed > self.divergence_factor * self._best:
@@ -266,6 +298,41 @@ class LRFinder(ParamScheduler):
             stopped_early=self._stopped_early,
             method=self.method,
         )
+        for message in self._diagnose(self.result):
+            self.result.extra.setdefault("warnings", []).append(message)
+            warnings.warn(f"LRFinder: {message}", UserWarning, stacklevel=2)
+
+    def _diagnose(self, result: LRFinderResult) -> list[str]:
+        """What makes this sweep's suggestion doubtful, in words (empty when nothing does)."""
+        lo, hi = self.min_learning_rate, self.max_learning_rate
+        smoothed, losses = result.smoothed_losses, result.losses
+        finite = np.flatnonzero(np.isfinite(smoothed))
+        i_min = int(np.argmin(np.where(np.isfinite(smoothed), smoothed, np.inf)))
+        span = f"[{lo:g}, {hi:g}]"
+        if not np.isfinite(losses[-1]) and len(finite) and i_min == finite[-1]:
+            return [
+                f"the loss became {losses[-1]} at step {len(losses) - 1} (learning rate "
+                f"{result.learning_rates[-1]:.3g}) while it was still falling, without the rise "
+                f"a too-high rate produces first, so the suggestion "
+                f"{result.suggested_learning_rate:.3g} is not to be trusted: {WHERE_TO_LOOK}."
+            ]
+        position = math.log(result.suggested_learning_rate / lo) / math.log(hi / lo)
+        if position < EDGE:
+            return [
+                f"the suggested learning rate {result.suggested_learning_rate:.3g} lies at the "
+                f"low edge of the sweep {span}: the smoothed loss was lowest at "
+                f"{result.min_loss_learning_rate:.3g}, near the start (it hardly fell). Sweep a "
+                f"wider range, e.g. min_learning_rate={lo / 100:g}; if the loss never falls, "
+                f"{WHERE_TO_LOOK}."
+            ]
+        if not result.stopped_early and i_min >= len(smoothed) - max(2, len(smoothed) // 20):
+            return [
+                f"the suggested learning rate {result.suggested_learning_rate:.3g} lies at the "
+                f"high edge of the sweep {span}: the loss was still falling at its end (it never "
+                f"diverged), so a better rate may lie beyond. Sweep a wider range, e.g. "
+                f"max_learning_rate={hi * 100:g}."
+            ]
+        return []
 
     def restore_state(self) -> None:
         """Put back the weights and optimizer variables saved when training began."""
