@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from callbacks._base import CallbackBase
 from callbacks._validation import check_choice, check_positive, require_compiled
 
 _MULTICLASS = {"sparse_categorical_crossentropy", "categorical_crossentropy"}
@@ -43,7 +43,7 @@ def _entropy(probabilities: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-class InitialLossCheck(keras.callbacks.Callback):
+class InitialLossCheck(CallbackBase):
     """Compare the loss before the first training step with what the output implies.
 
     Lecture 000, checklist 1: at initialization a softmax over C classes
@@ -146,15 +146,6 @@ class InitialLossCheck(keras.callbacks.Callback):
                 raise ValueError("InitialLossCheck failed: " + self.message)
             warnings.warn("InitialLossCheck: " + self.message, InitialLossWarning, stacklevel=2)
         return self.ok
-
-    def __deepcopy__(self, memo: dict) -> InitialLossCheck:
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            if key not in ("model", "_model"):
-                setattr(clone, key, copy.deepcopy(value, memo))
-        clone._model = None
-        return clone
 
     def get_config(self) -> dict[str, Any]:
         """The settings, without the data batch (so not a full recipe to rebuild it)."""
