@@ -88,3 +88,17 @@ def test_too_few_steps_is_an_error_naming_batch_size_and_the_sample_count():
     # the callback alone cannot see batch_size: it warns with the steps of the epoch
     with pytest.warns(UserWarning, match="sweep of 4 steps is too short"):
         _model().fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[LRFinder()])
+
+
+def test_find_learning_rate_takes_the_sweep_settings_and_defaults_from_lrfinder():
+    import inspect
+
+    own = set(inspect.signature(find_learning_rate).parameters)
+    assert not own & {"min_learning_rate", "max_learning_rate", "smoothing", "method"}
+    x, y = _repeated()
+    with pytest.raises(ValueError, match="`smoothing`"):
+        find_learning_rate(_model(), x, y, smoothing=1.0, verbose=0)
+    with pytest.raises(TypeError, match="`restore`"):
+        find_learning_rate(_model(), x, y, restore=False, verbose=0)
+    result = find_learning_rate(_model(), x, y, batch_size=16, verbose=0, shuffle=False)
+    assert result.learning_rates[0] == pytest.approx(LRFinder().min_learning_rate)
