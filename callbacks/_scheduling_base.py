@@ -45,6 +45,19 @@ def _iterations(optimizer: Any) -> int:
     return int(ops.convert_to_numpy(optimizer.iterations))
 
 
+def _progress(optimizer: Any) -> tuple[float, ...]:
+    """What moves when the optimizer handles a step: `iterations`, and the loss scale's state.
+
+    A `LossScaleOptimizer` skips the steps whose gradients overflow without
+    counting them in `iterations`, but it halves its `dynamic_scale` (and
+    resets `step_counter`) then.
+    """
+    state = [getattr(optimizer, name, None) for name in ("dynamic_scale", "step_counter")]
+    return (_iterations(optimizer),) + tuple(
+        float(ops.convert_to_numpy(v)) for v in state if v is not None
+    )
+
+
 def _current_rate(optimizer: Any) -> float:
     return float(ops.convert_to_numpy(optimizer.learning_rate))
 

@@ -32,6 +32,7 @@ from callbacks._scheduling_base import (
     _hyperparameters,
     _install_scheduled_scalar,
     _iterations,
+    _progress,
     _warn_steps_per_execution,
 )
 from callbacks._validation import check_choice
@@ -140,7 +141,7 @@ class ParamScheduler(CallbackBase):
         self._last: dict[str, float] = {}
         self._next_values: dict[str, float] = {}
         self._active = True
-        self._probe: int | None = None
+        self._probe: tuple[float, ...] | None = None
 
     # ---------------------------------------------------------------- hooks
 
@@ -195,9 +196,9 @@ class ParamScheduler(CallbackBase):
         if self.per == "step":
             _warn_steps_per_execution(model, self._WHO, self._EXACT)
         self._targets = self._resolve_targets()
-        self._probe = _iterations(model.optimizer)
+        self._probe = _progress(model.optimizer)
         if self.per == "step" and self._ready():
-            self._apply(self._probe)
+            self._apply(_iterations(model.optimizer))
 
     def _ready(self) -> bool:
         return all(curve is not None for curve in self.schedules.values())
@@ -251,7 +252,7 @@ class ParamScheduler(CallbackBase):
         if not self._active:
             return
         if self._probe is not None:
-            moved = _iterations(self.model.optimizer) != self._probe
+            moved = _progress(self.model.optimizer) != self._probe
             self._probe = None
             if not moved:
                 self._on_idle_optimizer()

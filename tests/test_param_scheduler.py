@@ -271,3 +271,21 @@ def test_curves():
         Linear(0.0, 1.0, 0)
     with pytest.raises(ValueError, match="`values`"):
         Piecewise([1], [0.1])
+
+
+def test_mixed_precision_skipped_steps_are_not_mistaken_for_an_idle_optimizer():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, dtype="mixed_float16"),
+                              keras.layers.Dense(1, dtype="float32")])
+    # a huge initial loss scale: the first steps overflow and are skipped
+    optimizer = keras.optimizers.LossScaleOptimizer(
+        keras.optimizers.SGD(0.01, momentum=0.9), initial_scale=2.0**40)
+    model.compile(optimizer=optimizer, loss="mse")
+    recorder = Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingOptimizerWarning)
+        _fit(model, [ParamScheduler({"momentum": user_momentum}), recorder], 2)
+    assert int(model.optimizer.iterations) < 2 * STEPS  # some steps were skipped
+    assert "momentum" in recorder.batches[-1]
+    assert float(model.optimizer.inner_optimizer.momentum) == pytest.approx(
+        user_momentum(int(model.optimizer.iterations)))
