@@ -3,12 +3,13 @@
 Keras 3 keeps `momentum`, `beta_1`, `weight_decay`, ... as Python floats
 baked into the compiled train step, so `_install_scheduled_scalar` swaps such
 a float for a scalar variable the step reads, and re-traces the train
-function once. The variable joins the optimizer's variables, so the JAX
-trainer passes it into the jitted step with the rest of the optimizer state
-(a variable outside that state would be frozen into the step as a constant);
-the optimizer's `save_own_variables` / `load_own_variables` leave it out,
-so checkpoints (`.keras`, `BackupAndRestore`) keep their layout, and its
-`get_config()` still reports a float.
+function once. During `fit` the variable joins the optimizer's variables,
+so the JAX trainer passes it into the jitted step with the rest of the
+optimizer state (a variable outside that state would be frozen into the
+step as a constant); the optimizer's `save_own_variables` /
+`load_own_variables` leave it out, so checkpoints (`.keras`,
+`BackupAndRestore`) keep their layout, and its `get_config()` still reports
+a float.
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ def _install_scheduled_scalar(model: Any, attribute: str) -> _ScheduledScalar:
     base = _base_optimizer(model.optimizer)
     current = getattr(base, attribute)
     if isinstance(current, _ScheduledScalar):
+        _track(base, current, True)
         return current
     strategy = getattr(model, "distribute_strategy", None)
     scope = strategy.scope() if strategy is not None else _NullScope()
@@ -151,14 +153,41 @@ def _install_scheduled_scalar(model: Any, attribute: str) -> _ScheduledScalar:
             float(current), dtype="float32", trainable=False, name=f"scheduled_{attribute}"
         )
     variable._set_structure(float(current))
-    # Not through the optimizer's __setattr__ (its tracker): the attribute keeps
-    # its name, and the variable joins the optimizer's variables once, at the end.
+    # Not through the optimizer's __setattr__ (its tracker): the attribute keeps its name.
     object.__setattr__(base, attribute, variable)
-    base._variables.append(variable)
+    _track(base, variable, True)
     _leave_out_of_checkpoints(base, model.optimizer)
     # The train function captured the old float when it was traced: re-trace.
     model.make_train_function(force=True)
     return variable
+
+
+def _release_scheduled_scalars(model: Any, variables: list[Any]) -> None:
+    """At the end of `fit`: the optimizer's variables are its own again (see `_track`)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        for variable in variables:
+            _track(_base_optimizer(optimizer), variable, False)
+
+
+def _track(base: Any, variable: _ScheduledScalar, track: bool) -> None:
+    """Put the variable in the optimizer's variables for the duration of a `fit`, or take it out.
+
+    A compiled JAX step is a pure function of its state (the model's, the
+    optimizer's and the metrics' variables): any other variable is a constant
+    frozen at tracing, so an assigned value would never reach the update.
+    The variable rides in `optimizer.variables` while `fit` runs (the JAX
+    trainer gathers that list at every epoch; TensorFlow does not mind) and
+    leaves at `on_train_end`, so `optimizer.variables` outside `fit` is the
+    optimizer's own; checkpoints written during `fit` skip it
+    (`_leave_out_of_checkpoints`).
+    """
+    tracked = base._variables
+    index = next((i for i, v in enumerate(tracked) if v is variable), None)
+    if track and index is None:
+        tracked.append(variable)
+    elif not track and index is not None:
+        del tracked[index]
 
 
 def _leave_out_of_checkpoints(base: Any, outer: Any) -> None:

@@ -282,6 +282,7 @@ class LRFinder(ParamScheduler):
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        super().on_train_end(logs)
         self.restore_state()
         if not self.losses:
             return

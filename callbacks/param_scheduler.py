@@ -33,6 +33,7 @@ from callbacks._scheduling_base import (
     _install_scheduled_scalar,
     _iterations,
     _progress,
+    _release_scheduled_scalars,
     _warn_steps_per_execution,
 )
 from callbacks._validation import check_choice
@@ -268,6 +269,11 @@ class ParamScheduler(CallbackBase):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self._active and logs is not None:
             logs.update(self._last)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        scalars = [v for v in (self._targets or {}).values() if v is not None]
+        if scalars:
+            _release_scheduled_scalars(self.model, scalars)
 
     # ---------------------------------------------------------------- config
 
