@@ -320,18 +320,18 @@ class LRFinder(ParamScheduler):
         position = math.log(result.suggested_learning_rate / lo) / math.log(hi / lo)
         if position < EDGE:
             return [
-                f"the suggested learning rate {result.suggested_learning_rate:.3g} lies at the "
-                f"low edge of the sweep {span}: the smoothed loss was lowest at "
+                f"the suggested learning rate {result.suggested_learning_rate:.3g} lies at (or "
+                f"below) the low edge of the sweep {span}: the smoothed loss was lowest at "
                 f"{result.min_loss_learning_rate:.3g}, near the start (it hardly fell). Sweep a "
                 f"wider range, e.g. min_learning_rate={lo / 100:g}; if the loss never falls, "
                 f"{WHERE_TO_LOOK}."
             ]
         if not result.stopped_early and i_min >= len(smoothed) - max(2, len(smoothed) // 20):
             return [
-                f"the suggested learning rate {result.suggested_learning_rate:.3g} lies at the "
-                f"high edge of the sweep {span}: the loss was still falling at its end (it never "
-                f"diverged), so a better rate may lie beyond. Sweep a wider range, e.g. "
-                f"max_learning_rate={hi * 100:g}."
+                f"the smoothed loss was lowest at the high edge of the sweep {span} (at "
+                f"{result.min_loss_learning_rate:.3g}): it was still falling at its end (it never "
+                f"diverged), so the suggestion {result.suggested_learning_rate:.3g} may be too "
+                f"low. Sweep a wider range, e.g. max_learning_rate={hi * 100:g}."
             ]
         return []
 
