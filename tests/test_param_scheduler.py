@@ -289,3 +289,27 @@ def test_mixed_precision_skipped_steps_are_not_mistaken_for_an_idle_optimizer():
     assert "momentum" in recorder.batches[-1]
     assert float(model.optimizer.inner_optimizer.momentum) == pytest.approx(
         user_momentum(int(model.optimizer.iterations)))
+
+
+class NoOptimizerStep(keras.Sequential):
+    """A train_step that never uses `model.optimizer` (as a GAN's does), on either backend."""
+
+    if keras.backend.backend() == "jax":
+        def train_step(self, state, data):
+            return {"loss": keras.ops.zeros(())}, state
+    else:
+        def train_step(self, data):
+            return {"loss": keras.ops.zeros(())}
+
+
+def test_warns_once_on_every_backend_when_the_step_ignores_model_optimizer():
+    keras.utils.set_random_seed(0)
+    model = NoOptimizerStep([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    scheduler = ParamScheduler({"learning_rate": user_rate, "beta_1": user_momentum})
+    with pytest.warns(TrainingOptimizerWarning, match="learning_rate, beta_1 would change") as rec:
+        history = _fit(model, [scheduler], 2)
+    assert len([w for w in rec if w.category is TrainingOptimizerWarning]) == 1
+    assert "learning_rate" not in history.history
+    # the scheduled beta_1 left the optimizer's variables with the fit
+    assert not any(v.name.startswith("scheduled_") for v in model.optimizer.variables)
