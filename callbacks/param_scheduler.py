@@ -239,7 +239,7 @@ class ParamScheduler(CallbackBase):
             step = epoch if self.per == "epoch" else _iterations(self.model.optimizer)
             shown = ", ".join(f"{k} {v:.6g}" for k, v in self.schedule_at(step - self._origin)
                               .items())
-            keras.utils.io_utils.print_msg(f"\nEpoch {epoch + 1}: {self._WHO} {shown}.")
+            print(f"\nEpoch {epoch + 1}: {self._WHO} {shown}.")
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         if not self._active or self.per != "step":

@@ -102,12 +102,13 @@ def test_user_functions_on_learning_rate_and_momentum_reach_the_compiled_step():
     assert np.abs(model.get_weights()[0] - constant[0]).max() > 1e-3  # the momentum mattered
 
 
-def test_weight_decay_schedule_reaches_the_compiled_step():
+def test_weight_decay_schedule_reaches_the_compiled_step(capsys):
     decay = Linear(0.0, 0.5, steps=8)
     model = _linear_model(keras.optimizers.SGD(0.05, weight_decay=0.0))
     w0, b0 = (v.copy() for v in model.get_weights())
-    history = _fit(model, [ParamScheduler({"weight_decay": decay})], 3)
+    history = _fit(model, [ParamScheduler({"weight_decay": decay}, verbose=1)], 3)
     assert history.history["weight_decay"] == [decay(3), decay(7), decay(11)]
+    assert "Epoch 2: ParamScheduler weight_decay 0.25." in capsys.readouterr().out
     # Keras decays kernels and biases alike here (no exclusion list)
     expected = _reference(w0, b0, 3 * STEPS, lambda t: 0.05, weight_decay=decay)
     for got, want in zip(model.get_weights(), expected, strict=True):
