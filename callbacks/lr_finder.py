@@ -102,7 +102,7 @@ def _suggest(
 class LRFinder(ParamScheduler):
     """Exponential learning-rate sweep that stops on divergence and restores the model.
 
-    Step `i` of `n` trains with
+    A `ParamScheduler` over `curves.Exponential(min, max, n - 1)`: step `i` of `n` trains with
     `min_learning_rate * (max_learning_rate / min_learning_rate) ** (i / (n - 1))`;
     `n` is `num_steps`, at most the steps of one epoch (the default). The loss
     of every single batch is recorded (the callback resets the running loss

@@ -30,7 +30,9 @@ class MomentumScheduling(ParamScheduler):
     """Momentum (or Adam's beta_1) that starts low and grows over the epochs.
 
     Lecture 000: try momentum 0.5, 0.9, 0.95, 0.99, "or start with a lower
-    value and increase it over the epochs". Set at the start of every epoch
+    value and increase it over the epochs". A `ParamScheduler` with
+    `per="epoch"` over `curves.Linear`, `OneMinus(Exponential)` or
+    `Piecewise`. Set at the start of every epoch
     and logged as `momentum` (SGD, RMSprop) or `beta_1` (Adam family).
 
     Schedules:

@@ -73,6 +73,9 @@ class PowerScheduling(ParamScheduler):
     config continues exactly too. Place `BackupAndRestore` anywhere in the
     callback list: the rate is recomputed from `iterations` before each step.
 
+    It is `ParamScheduler({"learning_rate": curves.Power(eta0, s, c)})` with
+    eta0 resolved as above.
+
     For training without callbacks or with `steps_per_execution > 1`, use the
     in-graph `recipes.PowerSchedule` (the callback can only act once every N
     steps then, and warns).
@@ -185,7 +188,8 @@ class OneCycleScheduler(ParamScheduler):
     back to `max_momentum` at step `2p` and held. Both values are logged
     (`learning_rate`, and `momentum` or `beta_1`).
 
-    The step counter starts at the optimizer's `iterations` when this
+    It is a `ParamScheduler` over two `curves.one_cycle` curves (rate and
+    momentum). The step counter starts at the optimizer's `iterations` when this
     instance first trains; a later `fit` with the same instance continues the
     cycle (and holds the final values once it is over).
 
