@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any
 
 import keras
 import numpy as np
 
+from callbacks._base import CallbackBase
 from callbacks._initial_loss import DEFAULT_TOLERANCE, InitialLoss, measure
 from callbacks._validation import check_choice, check_positive, require_compiled
 
@@ -27,7 +27,7 @@ class InitialLossWarning(UserWarning):
     """
 
 
-class InitialLossCheck(keras.callbacks.Callback):
+class InitialLossCheck(CallbackBase):
     """Compare the loss before the first training step with what the labels imply.
 
     Lecture 000, checklist 1: at initialization a softmax over C classes
@@ -118,15 +118,6 @@ class InitialLossCheck(keras.callbacks.Callback):
                 raise ValueError("InitialLossCheck failed: " + self.message)
             warnings.warn("InitialLossCheck: " + self.message, InitialLossWarning, stacklevel=2)
         return self.ok
-
-    def __deepcopy__(self, memo: dict) -> InitialLossCheck:
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            if key not in ("model", "_model"):
-                setattr(clone, key, copy.deepcopy(value, memo))
-        clone._model = None
-        return clone
 
     def get_config(self) -> dict[str, Any]:
         """The settings, without the data batch (so not a full recipe to rebuild it)."""

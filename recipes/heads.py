@@ -53,20 +53,9 @@ def output_layer(
             Balanced classes when `None`.
         name: the layer name.
     """
-    check_choice("task", task, TASKS)
-    check_positive("n_outputs", n_outputs, integer=True)
-    if task == "binary" and n_outputs != 1:
-        raise ValueError(
-            f"`n_outputs` must be 1 for task='binary' (one sigmoid unit); received "
-            f"{n_outputs}. Use task='multiclass' for {n_outputs} exclusive classes."
-        )
+    check_task_outputs(n_outputs, task)
     activation = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid",
                   "regression": "linear"}[task]
-    if task == "multiclass" and n_outputs == 1:
-        raise ValueError(
-            "`n_outputs` must be >= 2 for task='multiclass'; received 1. "
-            "Use task='binary' for a single sigmoid unit."
-        )
     kernel_initializer: Any = initializer_for(activation)
     bias_initializer: Any = "zeros"
     if calibrate:
@@ -85,6 +74,33 @@ def output_layer(
         bias_initializer=bias_initializer,
         name=name,
     )
+
+
+def check_task_outputs(n_outputs: int, task: str) -> None:
+    """Raise `ValueError` unless `n_outputs` units fit `task` (binary: 1, multiclass: >= 2).
+
+    Example:
+
+    ```python
+    check_task_outputs(10, "multiclass")
+    ```
+
+    Args:
+        n_outputs: units of the output layer.
+        task: one of `TASKS`.
+    """
+    check_choice("task", task, TASKS)
+    check_positive("n_outputs", n_outputs, integer=True)
+    if task == "binary" and n_outputs != 1:
+        raise ValueError(
+            f"`n_outputs` must be 1 for task='binary' (one sigmoid unit); received "
+            f"{n_outputs}. Use task='multiclass' for {n_outputs} exclusive classes."
+        )
+    if task == "multiclass" and n_outputs == 1:
+        raise ValueError(
+            "`n_outputs` must be >= 2 for task='multiclass'; received 1. "
+            "Use task='binary' for a single sigmoid unit."
+        )
 
 
 def _prior_bias(

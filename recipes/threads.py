@@ -33,9 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
 from callbacks._validation import check_non_negative
+from recipes import _backend
 
 
 def _thread_count(name: str, value: Any) -> int | None:
@@ -77,13 +76,10 @@ def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> di
     """
     requested = {"intra_op": _thread_count("intra_op", intra_op),
                  "inter_op": _thread_count("inter_op", inter_op)}
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise RuntimeError(
-            "set_cpu_threads sets TensorFlow's CPU thread pools and supports the TensorFlow "
-            f"backend only; the Keras backend is {backend!r}. Leave it out on {backend!r} "
-            "(its fast path needs no thread setting) or set KERAS_BACKEND=tensorflow."
-        )
+    _backend.require_backend(
+        "set_cpu_threads (TensorFlow's CPU thread pools)", ("tensorflow",),
+        "Leave it out there (that backend's fast path needs no thread setting) or set "
+        "KERAS_BACKEND=tensorflow.")
     import tensorflow as tf  # the thread pools are TensorFlow's, not Keras's
 
     threading = tf.config.threading

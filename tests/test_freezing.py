@@ -61,6 +61,8 @@ def test_frozen_layers_stay_bit_identical_and_unfreeze_trains_them(batch_norm):
     head_before = np.array(model.layers[-1].kernel)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Keras warns when trainable changed without compile
+        # (not NumPy 2's DeprecationWarning about Keras's JAX Variable.__array__)
+        warnings.simplefilter("ignore", DeprecationWarning)
         freeze(model)
         model.fit(x, y, epochs=2, verbose=0)
     for layer, weights in zip(frozen, before, strict=True):  # BN moving mean/variance included
@@ -70,6 +72,7 @@ def test_frozen_layers_stay_bit_identical_and_unfreeze_trains_them(batch_norm):
     bn = next(la for la in frozen if isinstance(la, keras.layers.BatchNormalization))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", DeprecationWarning)
         unfreeze(model, learning_rate=0.01)
         model.fit(x, y, epochs=1, verbose=0)
     assert not np.array_equal(np.array(bn.moving_mean), np.array(before[frozen.index(bn)][2]))

@@ -234,6 +234,7 @@ def test_momentum_scheduling_changes_the_update_not_only_the_attribute():
         callbacks=[MomentumScheduling(schedule=schedule)],
     )
     assert history.history["momentum"] == schedule[1:]
+    assert len(model.optimizer.variables) == 4  # iterations, rate, 2 velocities: as before
     assert float(model.optimizer.momentum) == pytest.approx(0.99)
     scheduled = _sgd_momentum_reference(x, y, w0, b0, 0.05, schedule, N // BATCH)
     constant = _sgd_momentum_reference(x, y, w0, b0, 0.05, [0.5] * 4, N // BATCH)
