@@ -308,7 +308,8 @@ def compile_recipe(
     measured speed-up). Batch-level callbacks then fire once every N steps; pass
     `fast=False` for per-step callbacks such as `callbacks.PowerScheduling`.
     For small models on a CPU, the process-wide other half of the fast path
-    is `recipes.set_cpu_threads(1)`, called before any model is built.
+    on TensorFlow is `recipes.set_cpu_threads(1)`, called before any model
+    is built; on JAX (XLA-compiled already) `fast=True` is the whole of it.
     Under a `tf.distribute` strategy with several replicas `fast` uses one
     step per execution, because Keras 3.15 cannot run more there.
 

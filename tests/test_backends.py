@@ -84,20 +84,27 @@ NO_TENSORFLOW = textwrap.dedent("""
     assert recipes.checks.check_gradients(model, x[:32], y[:32]).passed
     recipes.checks.check_initial_loss(model, x, y)
     recipes.find_learning_rate(model, x, y, batch_size=32, num_steps=20, verbose=0)
+    import keras_tuner  # 1.4 follows the Keras backend
+    hypermodel = recipes.DNNHyperModel(data.input_shape, 10, n_hidden=1, units=8,
+                                       activations="elu", optimizers="adam", batch_sizes=32)
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=2,
+                                     directory=sys.argv[1], seed=1)
+    tuner.search(x, y, validation_data=data.valid, epochs=1, verbose=0)
+    assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED"] * 2
     tensorflow = sorted(name for name in sys.modules if name.startswith("tensorflow"))
     print("TENSORFLOW", tensorflow[:5], len(tensorflow))
 """)
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="the JAX run checks it")
-def test_nothing_imports_tensorflow_under_jax():
-    """In a fresh process: import, build, compile, fit with callbacks, checks, LR finder.
+def test_nothing_imports_tensorflow_under_jax(tmp_path):
+    """In a fresh process: build, compile, fit with callbacks, checks, LR finder, keras-tuner.
 
     Keras itself imports TensorFlow when it is installed in `keras.utils.set_random_seed`
     and in `get_config` serialization (`clone_model`, saving); those are left out here.
     """
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tmp_path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "TENSORFLOW [] 0" in result.stdout, result.stdout
