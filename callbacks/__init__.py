@@ -24,6 +24,8 @@ _EXPORTS = {
     "ActivationStats": "callbacks.activations",
     "InitialLossCheck": "callbacks.checks",
     "InitialLossWarning": "callbacks.checks",
+    "ParamScheduler": "callbacks.param_scheduler",
+    "TrainingOptimizerWarning": "callbacks.param_scheduler",
     "PowerScheduling": "callbacks.scheduling",
     "OneCycleScheduler": "callbacks.scheduling",
     "MomentumScheduling": "callbacks.momentum",

@@ -1,16 +1,19 @@
-"""Shared plumbing of the scheduling callbacks (`callbacks.scheduling`, `callbacks.lr_finder`).
+"""The one place that reaches into an optimizer's hyper-parameters (`ParamScheduler`).
 
-The one place that reaches into an optimizer's hyperparameters: Keras 3 keeps
-`momentum` / `beta_1` as Python floats baked into the compiled train step, so
-`install_scheduled_scalar` swaps such a float for a scalar variable the
-step reads (untracked by the optimizer, so `optimizer.variables` and
-checkpoints are unchanged; the optimizer's `get_config()` still reports a
-float) and re-traces the train function once.
+Keras 3 keeps `momentum`, `beta_1`, `weight_decay`, ... as Python floats
+baked into the compiled train step, so `_install_scheduled_scalar` swaps such
+a float for a scalar variable the step reads, and re-traces the train
+function once. During `fit` the variable joins the optimizer's variables,
+so the JAX trainer passes it into the jitted step with the rest of the
+optimizer state (a variable outside that state would be frozen into the
+step as a constant); the optimizer's `save_own_variables` /
+`load_own_variables` leave it out, so checkpoints (`.keras`,
+`BackupAndRestore`) keep their layout, and its `get_config()` still reports
+a float.
 """
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -19,28 +22,6 @@ import keras
 from keras import ops
 
 from callbacks._validation import check_fraction
-
-
-class _CallbackBase(keras.callbacks.Callback):
-    """Config and deepcopy plumbing shared by the scheduling callbacks."""
-
-    # attributes that hold per-run state (model, variables) and are not copied
-    _RUN_STATE: tuple[str, ...] = ("_model",)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            if key in self._RUN_STATE:
-                clone.__dict__[key] = None
-            else:
-                clone.__dict__[key] = copy.deepcopy(value, memo)
-        return clone
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Any:
-        """Rebuild the callback from `get_config()`."""
-        return cls(**config)
 
 
 def _base_optimizer(optimizer: Any) -> Any:
@@ -65,6 +46,19 @@ def _iterations(optimizer: Any) -> int:
     return int(ops.convert_to_numpy(optimizer.iterations))
 
 
+def _progress(optimizer: Any) -> tuple[float, ...]:
+    """What moves when the optimizer handles a step: `iterations`, and the loss scale's state.
+
+    A `LossScaleOptimizer` skips the steps whose gradients overflow without
+    counting them in `iterations`, but it halves its `dynamic_scale` (and
+    resets `step_counter`) then.
+    """
+    state = [getattr(optimizer, name, None) for name in ("dynamic_scale", "step_counter")]
+    return (_iterations(optimizer),) + tuple(
+        float(ops.convert_to_numpy(v)) for v in state if v is not None
+    )
+
+
 def _current_rate(optimizer: Any) -> float:
     return float(ops.convert_to_numpy(optimizer.learning_rate))
 
@@ -80,12 +74,6 @@ def _warn_steps_per_execution(model: Any, who: str, exact: str) -> None:
             UserWarning,
             stacklevel=3,
         )
-
-
-def _power_rate(eta0: float, s: float, c: float, t: int) -> float:
-    """eta0 / (1 + t/s)^c with the very float32 ops `recipes.PowerSchedule` runs."""
-    step = ops.cast(t, "float32")
-    return float(ops.convert_to_numpy(eta0 / ops.power(1.0 + step / s, c)))
 
 
 class _ScheduledScalar(keras.Variable):
@@ -156,7 +144,7 @@ def _install_scheduled_scalar(model: Any, attribute: str) -> _ScheduledScalar:
     base = _base_optimizer(model.optimizer)
     current = getattr(base, attribute)
     if isinstance(current, _ScheduledScalar):
-        _jax_state(base, current, track=True)
+        _track(base, current, True)
         return current
     strategy = getattr(model, "distribute_strategy", None)
     scope = strategy.scope() if strategy is not None else _NullScope()
@@ -165,50 +153,88 @@ def _install_scheduled_scalar(model: Any, attribute: str) -> _ScheduledScalar:
             float(current), dtype="float32", trainable=False, name=f"scheduled_{attribute}"
         )
     variable._set_structure(float(current))
-    # Bypass the optimizer's tracker: the variable is not optimizer state, so
-    # `optimizer.variables` and the checkpoint layout stay what they were.
+    # Not through the optimizer's __setattr__ (its tracker): the attribute keeps its name.
     object.__setattr__(base, attribute, variable)
-    if "get_config" not in base.__dict__:
-        original = base.get_config
-
-        def get_config() -> dict[str, Any]:
-            config = original()
-            for key, value in config.items():
-                if isinstance(value, _ScheduledScalar):
-                    config[key] = float(value)
-            return config
-
-        object.__setattr__(base, "get_config", get_config)
-    _jax_state(base, variable, track=True)
+    _track(base, variable, True)
+    _leave_out_of_checkpoints(base, model.optimizer)
     # The train function captured the old float when it was traced: re-trace.
     model.make_train_function(force=True)
     return variable
 
 
-def _release_scheduled_scalar(model: Any, variable: _ScheduledScalar | None) -> None:
-    """At the end of `fit`: leave the optimizer's state as it was (see `_jax_state`)."""
-    if variable is not None and getattr(model, "optimizer", None) is not None:
-        _jax_state(_base_optimizer(model.optimizer), variable, track=False)
+def _release_scheduled_scalars(model: Any, variables: list[Any]) -> None:
+    """At the end of `fit`: the optimizer's variables are its own again (see `_track`)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        for variable in variables:
+            _track(_base_optimizer(optimizer), variable, False)
 
 
-def _jax_state(base: Any, variable: _ScheduledScalar, track: bool) -> None:
-    """On JAX, make the variable part of the optimizer's state for the duration of a fit.
+def _track(base: Any, variable: _ScheduledScalar, track: bool) -> None:
+    """Put the variable in the optimizer's variables for the duration of a `fit`, or take it out.
 
     A compiled JAX step is a pure function of its state (the model's, the
     optimizer's and the metrics' variables): any other variable is a constant
-    frozen at tracing, so an assigned value would never reach the update. The
-    variable rides in `optimizer.variables` while `fit` runs (the JAX trainer
-    gathers that list at every epoch) and leaves at `on_train_end`, so saving
-    outside `fit` sees the optimizer's usual variables.
+    frozen at tracing, so an assigned value would never reach the update.
+    The variable rides in `optimizer.variables` while `fit` runs (the JAX
+    trainer gathers that list at every epoch; TensorFlow does not mind) and
+    leaves at `on_train_end`, so `optimizer.variables` outside `fit` is the
+    optimizer's own; checkpoints written during `fit` skip it
+    (`_leave_out_of_checkpoints`).
     """
-    if keras.backend.backend() != "jax":
-        return
     tracked = base._variables
     index = next((i for i, v in enumerate(tracked) if v is variable), None)
     if track and index is None:
         tracked.append(variable)
     elif not track and index is not None:
         del tracked[index]
+
+
+def _leave_out_of_checkpoints(base: Any, outer: Any) -> None:
+    """Patch (once) the optimizer's config and checkpoint methods to skip the scheduled scalars."""
+    if "_scheduled_patch" in base.__dict__:
+        return
+    object.__setattr__(base, "_scheduled_patch", True)
+    original_config = base.get_config
+
+    def get_config() -> dict[str, Any]:
+        config = original_config()
+        for key, value in config.items():
+            if isinstance(value, _ScheduledScalar):
+                config[key] = float(value)
+        return config
+
+    object.__setattr__(base, "get_config", get_config)
+    for optimizer in {id(base): base, id(outer): outer}.values():
+        for name in ("save_own_variables", "load_own_variables"):
+            object.__setattr__(optimizer, name, _without_scheduled(base, getattr(optimizer, name)))
+
+
+def _without_scheduled(base: Any, method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(store: Any) -> Any:
+        kept = base._variables
+        object.__setattr__(
+            base, "_variables", [v for v in kept if not isinstance(v, _ScheduledScalar)]
+        )
+        try:
+            return method(store)
+        finally:
+            object.__setattr__(base, "_variables", kept)
+
+    return run
+
+
+def _hyperparameters(optimizer: Any) -> list[str]:
+    """The optimizer hyper-parameters a `ParamScheduler` can set."""
+    base = _base_optimizer(optimizer)
+    names = ["learning_rate"]
+    for name, value in base.get_config().items():
+        current = getattr(base, name, None)
+        if name != "learning_rate" and isinstance(value, float) and (
+            isinstance(current, (float, _ScheduledScalar))
+        ):
+            names.append(name)
+    return names
 
 
 class _NullScope:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import keras
 import numpy as np
 
+from callbacks._base import CallbackBase
 from callbacks._validation import check_fraction, check_positive, require_compiled
 
 _SATURATING = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
@@ -22,7 +22,7 @@ def _activation_name(layer: keras.layers.Layer) -> str | None:
     return name.lower()
 
 
-class ActivationStats(keras.callbacks.Callback):
+class ActivationStats(CallbackBase):
     """Record per-layer activation mean, std, saturated and dead fractions.
 
     At the end of every `every` epochs the callback runs a fixed probe batch
@@ -56,6 +56,8 @@ class ActivationStats(keras.callbacks.Callback):
         saturation: distance to a sigmoid/tanh asymptote counted as saturated,
             as a fraction of the output range, in (0, 0.5).
     """
+
+    _RUN_STATE = ("_side",)  # the probe model: rebuilt per fit
 
     def __init__(
         self,
@@ -149,17 +151,6 @@ class ActivationStats(keras.callbacks.Callback):
                 self.history.setdefault(name, {}).setdefault(stat, []).append(value)
                 if logs is not None:
                     logs[f"act_{stat}/{name}"] = value
-
-    def __deepcopy__(self, memo: dict) -> ActivationStats:
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            if key in ("model", "_model", "_side"):
-                continue
-            setattr(clone, key, copy.deepcopy(value, memo))
-        clone._model = None
-        clone._side = None
-        return clone
 
     def get_config(self) -> dict[str, Any]:
         """The settings, without the probe batch (so not a full recipe to rebuild it)."""

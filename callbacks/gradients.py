@@ -10,7 +10,6 @@ configured, before and after clipping are the same.
 
 from __future__ import annotations
 
-import copy
 import threading
 import warnings
 from typing import Any
@@ -19,6 +18,7 @@ import keras
 import numpy as np
 
 from callbacks import _gradient_tap
+from callbacks._base import CallbackBase
 from callbacks._validation import check_choice, check_positive, require_compiled
 
 ACTIONS = ("warn", "stop", "raise")
@@ -32,7 +32,7 @@ REMEDIES = (
 )
 
 
-class _TapClient(keras.callbacks.Callback):
+class _TapClient(CallbackBase):
     """Shared plumbing: attach to the tap at train begin, read its rows, detach at train end.
 
     The tap writes one row per computed step into an in-graph ring buffer; a
@@ -42,6 +42,7 @@ class _TapClient(keras.callbacks.Callback):
     """
 
     _tap_logs = False
+    _RUN_STATE = ("_tap", "_lock")
     # Keras then runs batch-end hooks in a worker thread, overlapped with the next
     # step, instead of on the main thread.
     async_safe = True
@@ -121,23 +122,6 @@ class _TapClient(keras.callbacks.Callback):
 
     def _consume(self, rows: np.ndarray) -> None:
         """Handle rows `[step, sq_0, ...]` in step order (lock held), vectorized."""
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> _TapClient:
-        """Rebuild the callback from `get_config()` (Keras serialization)."""
-        return cls(**config)
-
-    def __deepcopy__(self, memo: dict) -> _TapClient:
-        # keras-tuner deep-copies callbacks: copy settings and findings, not the model.
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            if key in ("model", "_model", "_tap", "_lock"):
-                continue
-            setattr(clone, key, copy.deepcopy(value, memo))
-        clone._model = None
-        clone._tap = None
-        return clone
 
 
 @keras.saving.register_keras_serializable(package="recipes")

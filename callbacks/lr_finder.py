@@ -19,14 +19,20 @@ import keras
 import numpy as np
 from keras import ops
 
-from callbacks._scheduling_base import (
-    _CallbackBase,
-    _check_rate_is_settable,
-    _warn_steps_per_execution,
-)
-from callbacks._validation import check_fraction, check_number, check_positive, require_compiled
+from callbacks._base import CallbackBase
+from callbacks._scheduling_base import _iterations
+from callbacks._validation import check_fraction, check_number, check_positive
+from callbacks.curves import Exponential
+from callbacks.param_scheduler import ParamScheduler
 
 SUGGESTION_METHODS = ("min_loss", "steepest")
+MIN_SWEEP_STEPS = 10  # fewer steps cannot tell a falling loss from noise
+EDGE = 0.05  # a suggestion in the first 5 % of the sweep (log scale) is at its low edge
+
+WHERE_TO_LOOK = (
+    "look at the data (a NaN or inf in x or y: `np.isfinite(x).all()`), the loss (a log of 0, "
+    "labels outside the model's classes) and the model's output at initialization"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class LRFinderResult:
         steepest_learning_rate: the rate of the steepest descent of the smoothed loss.
         stopped_early: whether the sweep stopped because the loss diverged.
         method: how `suggested_learning_rate` was chosen.
+        extra: more about the sweep; `"warnings"` lists what makes the
+            suggestion doubtful (see `LRFinder`).
     """
 
     learning_rates: np.ndarray
@@ -91,10 +99,10 @@ def _suggest(
 
 
 @keras.saving.register_keras_serializable(package="recipes")
-class LRFinder(_CallbackBase):
+class LRFinder(ParamScheduler):
     """Exponential learning-rate sweep that stops on divergence and restores the model.
 
-    Step `i` of `n` trains with
+    A `ParamScheduler` over `curves.Exponential(min, max, n - 1)`: step `i` of `n` trains with
     `min_learning_rate * (max_learning_rate / min_learning_rate) ** (i / (n - 1))`;
     `n` is `num_steps`, at most the steps of one epoch (the default). The loss
     of every single batch is recorded (the callback resets the running loss
@@ -104,6 +112,14 @@ class LRFinder(_CallbackBase):
     sweep stops. At the end of training the weights, every other model
     variable (BatchNorm statistics, seed states) and every optimizer variable
     (iterations, learning rate, moments) are restored bit-identically.
+
+    It never suggests nonsense silently: a non-finite loss at the first step
+    (a rate far too small to diverge) raises `ValueError` saying where to look
+    (the data, the loss, the initialization); a sweep shorter than 10 steps,
+    a suggestion at the low or high edge of the sweep (the loss never fell,
+    or was still falling at `max_learning_rate`), or a loss that turned
+    non-finite while still falling warns (`UserWarning`) and proposes a wider
+    range; the messages are also on `result.extra["warnings"]`.
 
     The result is on `.result` (an `LRFinderResult`); run it through
     `fit(..., epochs=1)` with `verbose=1` to see Keras's progress bar.
@@ -131,7 +147,9 @@ class LRFinder(_CallbackBase):
         restore: put the weights and the optimizer state back at the end.
     """
 
-    _RUN_STATE = ("_model", "_snapshot")
+    _RUN_STATE = (*ParamScheduler._RUN_STATE, "_snapshot")
+    _WHO = "LRFinder"
+    _EXACT = "recipes.find_learning_rate"
 
     def __init__(
         self,
@@ -143,7 +161,8 @@ class LRFinder(_CallbackBase):
         method: str = "min_loss",
         restore: bool = True,
     ) -> None:
-        super().__init__()
+        CallbackBase.__init__(self)
+        self._init_state({"learning_rate": None}, "step", 0)
         self.min_learning_rate = float(check_positive("min_learning_rate", min_learning_rate))
         self.max_learning_rate = float(check_positive("max_learning_rate", max_learning_rate))
         if self.max_learning_rate <= self.min_learning_rate:
@@ -182,10 +201,7 @@ class LRFinder(_CallbackBase):
     def _variables(self) -> list[Any]:
         return list(self.model.variables) + list(self.model.optimizer.variables)
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        require_compiled(self.model, "LRFinder")
-        _check_rate_is_settable(self.model.optimizer, "LRFinder")
-        _warn_steps_per_execution(self.model, "LRFinder", "recipes.find_learning_rate")
+    def _prepare(self) -> None:
         self._reset_run()
         self.result = None
         # Pairs (variable, value): variables created during the sweep (metric
@@ -209,20 +225,39 @@ class LRFinder(_CallbackBase):
             )
             steps = per_epoch
         self._steps = max(2, int(steps))
+        if self._steps < MIN_SWEEP_STEPS:
+            warnings.warn(
+                f"LRFinder: a sweep of {self._steps} steps is too short to find a learning rate "
+                f"(at least {MIN_SWEEP_STEPS}); one epoch has {per_epoch} steps here. Use a "
+                "smaller batch_size or more samples (or a larger `num_steps`).",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._origin = _iterations(self.model.optimizer)
+        self.schedules = {"learning_rate": Exponential(
+            self.min_learning_rate, self.max_learning_rate, self._steps - 1
+        )}
+
+    def _on_idle_optimizer(self) -> None:
+        self.restore_state()
+        raise RuntimeError(
+            "LRFinder: `model.optimizer` took no step during the first batch: this model's "
+            "train_step applies its gradients with other optimizers (e.g. a GAN), so a sweep of "
+            "model.optimizer's learning rate would measure nothing. Sweep the rate of the "
+            "optimizer the train_step uses instead."
+        )
 
     def rate_at(self, step: int) -> float:
         """The rate of step `step` of the sweep."""
-        ratio = self.max_learning_rate / self.min_learning_rate
-        return self.min_learning_rate * ratio ** (step / (self._steps - 1))
+        return Exponential(self.min_learning_rate, self.max_learning_rate, self._steps - 1)(step)
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        step = len(self.learning_rates)
-        rate = self.rate_at(step)
-        self.model.optimizer.learning_rate = rate
-        self.learning_rates.append(rate)
+        super().on_train_batch_begin(batch, logs)
+        self.learning_rates.append(self._last["learning_rate"])
         self.model.reset_metrics()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        super().on_train_batch_end(batch, logs)
         loss = float((logs or {}).get("loss", math.nan))
         self.losses.append(loss)
         i = len(self.losses)
@@ -231,9 +266,14 @@ class LRFinder(_CallbackBase):
             smoothed = self._avg / (1.0 - self.smoothing**i)
         else:
             smoothed = math.inf
+            if i == 1:
+                self.restore_state()
+                raise ValueError(
+                    f"LRFinder: the loss of the first step is {loss} at learning rate "
+                    f"{self.learning_rates[0]:.3g}, far too small a rate to diverge, so the "
+                    f"learning rate is not the cause: {WHERE_TO_LOOK}."
+                )
         self.smoothed_losses.append(smoothed)
-        if logs is not None:
-            logs["learning_rate"] = self.learning_rates[-1]
         self._best = min(self._best, smoothed)
         if not math.isfinite(smoothed) or smoothed > self.divergence_factor * self._best:
             self._stopped_early = True
@@ -242,6 +282,7 @@ class LRFinder(_CallbackBase):
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        super().on_train_end(logs)
         self.restore_state()
         if not self.losses:
             return
@@ -258,6 +299,41 @@ class LRFinder(_CallbackBase):
             stopped_early=self._stopped_early,
             method=self.method,
         )
+        for message in self._diagnose(self.result):
+            self.result.extra.setdefault("warnings", []).append(message)
+            warnings.warn(f"LRFinder: {message}", UserWarning, stacklevel=2)
+
+    def _diagnose(self, result: LRFinderResult) -> list[str]:
+        """What makes this sweep's suggestion doubtful, in words (empty when nothing does)."""
+        lo, hi = self.min_learning_rate, self.max_learning_rate
+        smoothed, losses = result.smoothed_losses, result.losses
+        finite = np.flatnonzero(np.isfinite(smoothed))
+        i_min = int(np.argmin(np.where(np.isfinite(smoothed), smoothed, np.inf)))
+        span = f"[{lo:g}, {hi:g}]"
+        if not np.isfinite(losses[-1]) and len(finite) and i_min == finite[-1]:
+            return [
+                f"the loss became {losses[-1]} at step {len(losses) - 1} (learning rate "
+                f"{result.learning_rates[-1]:.3g}) while it was still falling, without the rise "
+                f"a too-high rate produces first, so the suggestion "
+                f"{result.suggested_learning_rate:.3g} is not to be trusted: {WHERE_TO_LOOK}."
+            ]
+        position = math.log(result.suggested_learning_rate / lo) / math.log(hi / lo)
+        if position < EDGE:
+            return [
+                f"the suggested learning rate {result.suggested_learning_rate:.3g} lies at (or "
+                f"below) the low edge of the sweep {span}: the smoothed loss was lowest at "
+                f"{result.min_loss_learning_rate:.3g}, near the start (it hardly fell). Sweep a "
+                f"wider range, e.g. min_learning_rate={lo / 100:g}; if the loss never falls, "
+                f"{WHERE_TO_LOOK}."
+            ]
+        if not result.stopped_early and i_min >= len(smoothed) - max(2, len(smoothed) // 20):
+            return [
+                f"the smoothed loss was lowest at the high edge of the sweep {span} (at "
+                f"{result.min_loss_learning_rate:.3g}): it was still falling at its end (it never "
+                f"diverged), so the suggestion {result.suggested_learning_rate:.3g} may be too "
+                f"low. Sweep a wider range, e.g. max_learning_rate={hi * 100:g}."
+            ]
+        return []
 
     def restore_state(self) -> None:
         """Put back the weights and optimizer variables saved when training began."""
@@ -266,15 +342,3 @@ class LRFinder(_CallbackBase):
         for variable, value in self._snapshot:
             variable.assign(value)
         self._snapshot = None
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "min_learning_rate": self.min_learning_rate,
-            "max_learning_rate": self.max_learning_rate,
-            "num_steps": self.num_steps,
-            "smoothing": self.smoothing,
-            "divergence_factor": self.divergence_factor,
-            "method": self.method,
-            "restore": self.restore,
-        }
-

@@ -1,42 +1,38 @@
 """`MomentumScheduling`: momentum (or Adam's beta_1) that grows over the epochs.
 
 Lecture 000: try momentum 0.5, 0.9, 0.95, 0.99, or start low and increase it
-over the epochs. Keras 3 bakes `momentum` / `beta_1` into the traced train
-function as plain floats; see `callbacks.scheduling` for how the callbacks of
-this package make a new value take effect at the next step.
+over the epochs. A thin layer over `callbacks.ParamScheduler` (per epoch),
+which makes the new value take effect in the compiled step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 
+from callbacks._base import CallbackBase
 from callbacks._scheduling_base import (
     MOMENTUM_ATTRIBUTES,
     _base_optimizer,
-    _CallbackBase,
     _check_momentum,
-    _install_scheduled_scalar,
     _momentum_attribute,
-    _release_scheduled_scalar,
 )
-from callbacks._validation import (
-    check_choice,
-    check_positive,
-    require_compiled,
-)
+from callbacks._validation import check_choice, check_positive
+from callbacks.curves import Exponential, Linear, OneMinus, Piecewise
+from callbacks.param_scheduler import Curve, ParamScheduler
 
 MOMENTUM_SCHEDULES = ("linear", "exponential")
 
 
 @keras.saving.register_keras_serializable(package="recipes")
-class MomentumScheduling(_CallbackBase):
+class MomentumScheduling(ParamScheduler):
     """Momentum (or Adam's beta_1) that starts low and grows over the epochs.
 
     Lecture 000: try momentum 0.5, 0.9, 0.95, 0.99, "or start with a lower
-    value and increase it over the epochs". Set at the start of every epoch
+    value and increase it over the epochs". A `ParamScheduler` with
+    `per="epoch"` over `curves.Linear`, `OneMinus(Exponential)` or
+    `Piecewise`. Set at the start of every epoch
     and logged as `momentum` (SGD, RMSprop) or `beta_1` (Adam family).
 
     Schedules:
@@ -72,7 +68,7 @@ class MomentumScheduling(_CallbackBase):
         verbose: 1 prints the value at the start of each epoch.
     """
 
-    _RUN_STATE = ("_model", "_variable")
+    _WHO = "MomentumScheduling"
 
     def __init__(
         self,
@@ -83,7 +79,8 @@ class MomentumScheduling(_CallbackBase):
         attribute: str | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__()
+        CallbackBase.__init__(self)
+        self._init_state({"momentum": None}, "epoch", verbose)
         self.initial_momentum = _check_momentum("initial_momentum", initial_momentum)
         self.final_momentum = _check_momentum("final_momentum", final_momentum)
         if ramp_epochs is not None:
@@ -100,25 +97,21 @@ class MomentumScheduling(_CallbackBase):
         if attribute is not None:
             check_choice("attribute", attribute, MOMENTUM_ATTRIBUTES)
         self.attribute = attribute
-        self.verbose = int(verbose)
-        self._variable: Any = None
-        self._name: str | None = None
         self._ramp: int | None = None
-        self._value: float | None = None
+
+    def _curve(self, ramp: int) -> Curve:
+        if not isinstance(self.schedule, str):
+            return Piecewise(list(range(len(self.schedule) - 1)), self.schedule)
+        a, b = self.initial_momentum, self.final_momentum
+        if self.schedule == "linear":
+            return Linear(a, b, ramp)
+        return OneMinus(Exponential(1.0 - a, 1.0 - b, ramp))
 
     def momentum_at(self, epoch: int, ramp_epochs: int | None = None) -> float:
         """The momentum for (0-based) `epoch`."""
-        if not isinstance(self.schedule, str):
-            return self.schedule[min(epoch, len(self.schedule) - 1)]
-        ramp = ramp_epochs or self.ramp_epochs or self._ramp or 1
-        f = min(1.0, epoch / ramp)
-        a, b = self.initial_momentum, self.final_momentum
-        if self.schedule == "linear":
-            return a + (b - a) * f
-        return 1.0 - (1.0 - a) * ((1.0 - b) / (1.0 - a)) ** f
+        return self._curve(ramp_epochs or self.ramp_epochs or self._ramp or 1)(epoch)
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        require_compiled(self.model, "MomentumScheduling")
+    def _prepare(self) -> None:
         optimizer = self.model.optimizer
         name = _momentum_attribute(optimizer, self.attribute)
         if name is None:
@@ -128,33 +121,7 @@ class MomentumScheduling(_CallbackBase):
                 f"{type(_base_optimizer(optimizer)).__name__} has none (SGD and RMSprop must be "
                 "created with momentum > 0, e.g. SGD(momentum=0.5), to have a velocity)."
             )
-        self._name = name
         if self._ramp is None:
             epochs = int((self.params or {}).get("epochs") or 2)
             self._ramp = self.ramp_epochs or max(1, epochs - 1)
-        self._variable = _install_scheduled_scalar(self.model, name)
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._value = self.momentum_at(epoch)
-        self._variable.assign(self._value)
-        if self.verbose:
-            keras.utils.io_utils.print_msg(
-                f"\nEpoch {epoch + 1}: MomentumScheduling {self._name} = {self._value:.4g}."
-            )
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None and self._value is not None:
-            logs[self._name] = self._value
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        _release_scheduled_scalar(self.model, self._variable)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_momentum": self.initial_momentum,
-            "final_momentum": self.final_momentum,
-            "ramp_epochs": self.ramp_epochs,
-            "schedule": self.schedule,
-            "attribute": self.attribute,
-            "verbose": self.verbose,
-        }
+        self.schedules = {name: self._curve(self._ramp)}

@@ -4,7 +4,8 @@ Lecture 001 teaches power scheduling, lecture 000 asks for learning-rate
 decay and for a momentum that starts low and grows over the epochs. Keras
 already has `ExponentialDecay`, `PiecewiseConstantDecay`, `CosineDecay`
 (in-graph schedules) and `ReduceLROnPlateau` (performance scheduling): use
-those. This module adds what Keras lacks:
+those. This module adds what Keras lacks, as thin layers over
+`callbacks.ParamScheduler` (which schedules any hyper-parameter):
 
 - `PowerScheduling`: eta0 / (1 + t/s)^c per iteration, resume-safe.
 - `OneCycleScheduler`: the 1cycle policy, with momentum (or Adam's beta_1)
@@ -12,15 +13,6 @@ those. This module adds what Keras lacks:
 
 `MomentumScheduling` (momentum that grows over the epochs) lives in
 `callbacks.momentum`, the learning-rate finder in `callbacks.lr_finder`.
-
-How the momentum reaches the compiled step: Keras 3 optimizers keep
-`momentum` / `beta_1` as plain Python floats that are baked into the train
-function when it is traced, so assigning a new float between epochs changes
-the attribute but *not* the update. The callbacks here replace that float by
-a non-trainable scalar variable (not tracked by the optimizer, so checkpoints
-and `optimizer.variables` are unchanged) and re-trace the train function once;
-from then on every assignment takes effect at the next step. The optimizer's
-`get_config()` keeps reporting a float, so saving the model still works.
 """
 
 from __future__ import annotations
@@ -29,25 +21,19 @@ from typing import Any
 
 import keras
 import numpy as np
+from keras import ops
 
+from callbacks._base import CallbackBase
 from callbacks._scheduling_base import (
-    _CallbackBase,
     _check_momentum,
     _check_rate_is_settable,
     _current_rate,
-    _install_scheduled_scalar,
     _iterations,
     _momentum_attribute,
-    _power_rate,
-    _release_scheduled_scalar,
-    _warn_steps_per_execution,
 )
-from callbacks._validation import (
-    check_non_negative,
-    check_number,
-    check_positive,
-    require_compiled,
-)
+from callbacks._validation import check_non_negative, check_number, check_positive
+from callbacks.curves import Power, one_cycle, power_decay
+from callbacks.param_scheduler import Curve, ParamScheduler
 
 # --------------------------------------------------------------------------
 # PowerScheduling
@@ -55,7 +41,7 @@ from callbacks._validation import (
 
 
 @keras.saving.register_keras_serializable(package="recipes")
-class PowerScheduling(_CallbackBase):
+class PowerScheduling(ParamScheduler):
     """Power scheduling per iteration: eta(t) = eta0 / (1 + t / s) ** c.
 
     Lecture 001's schedule, written in the slides as
@@ -87,6 +73,9 @@ class PowerScheduling(_CallbackBase):
     config continues exactly too. Place `BackupAndRestore` anywhere in the
     callback list: the rate is recomputed from `iterations` before each step.
 
+    It is `ParamScheduler({"learning_rate": curves.Power(eta0, s, c)})` with
+    eta0 resolved as above.
+
     For training without callbacks or with `steps_per_execution > 1`, use the
     in-graph `recipes.PowerSchedule` (the callback can only act once every N
     steps then, and warns).
@@ -108,7 +97,8 @@ class PowerScheduling(_CallbackBase):
         verbose: 1 prints the rate at the start of each epoch.
     """
 
-    _RUN_STATE = ("_model", "_next_step")
+    _WHO = "PowerScheduling"
+    _EXACT = "`recipes.PowerSchedule` as the optimizer's rate"
 
     def __init__(
         self,
@@ -117,7 +107,8 @@ class PowerScheduling(_CallbackBase):
         initial_learning_rate: float | None = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__()
+        CallbackBase.__init__(self)
+        self._init_state({"learning_rate": None}, "step", verbose)
         self.s = float(check_positive("s", s))
         self.c = float(check_non_negative("c", c))
         if initial_learning_rate is not None:
@@ -125,10 +116,6 @@ class PowerScheduling(_CallbackBase):
                 check_positive("initial_learning_rate", initial_learning_rate)
             )
         self.initial_learning_rate = initial_learning_rate
-        self.verbose = int(verbose)
-        self._last_rate: float | None = None
-        self._next_step: int | None = None
-        self._next_rate: float | None = None
 
     def rate_at(self, step: int) -> float:
         """The learning rate this schedule gives at iteration `step`."""
@@ -136,7 +123,7 @@ class PowerScheduling(_CallbackBase):
             raise RuntimeError(
                 "eta0 is not known yet: pass `initial_learning_rate` or start training."
             )
-        return _power_rate(self.initial_learning_rate, self.s, self.c, step)
+        return Power(self.initial_learning_rate, self.s, self.c)(step)
 
     def _infer_eta0(self, rate: float, step: int) -> float:
         """Invert eta(step) = rate for eta0, recovering the float32 it was."""
@@ -149,7 +136,8 @@ class PowerScheduling(_CallbackBase):
         matches = []
         for _ in range(8):
             for value in (below, above):
-                if np.float32(_power_rate(float(value), self.s, self.c, step)) == target:
+                rate_then = power_decay(step, float(value), self.s, self.c)
+                if np.float32(ops.convert_to_numpy(rate_then)) == target:
                     matches.append(float(value))
             below = np.nextafter(below, np.float32(0))
             above = np.nextafter(above, np.float32(np.inf))
@@ -166,56 +154,14 @@ class PowerScheduling(_CallbackBase):
             ),
         )
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        require_compiled(self.model, "PowerScheduling")
+    def _prepare(self) -> None:
         optimizer = self.model.optimizer
-        _check_rate_is_settable(optimizer, "PowerScheduling")
-        _warn_steps_per_execution(
-            self.model, "PowerScheduling", "`recipes.PowerSchedule` as the optimizer's rate"
-        )
+        _check_rate_is_settable(optimizer, self._WHO)
         if self.initial_learning_rate is None:
             self.initial_learning_rate = self._infer_eta0(
                 _current_rate(optimizer), _iterations(optimizer)
             )
-        self._set_for(_iterations(optimizer))
-
-    def _set_for(self, step: int) -> float:
-        rate = self.rate_at(step)
-        self.model.optimizer.learning_rate = rate
-        self._next_step, self._next_rate = step, rate
-        return rate
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if self.verbose:
-            rate = self.rate_at(_iterations(self.model.optimizer))
-            keras.utils.io_utils.print_msg(
-                f"\nEpoch {epoch + 1}: PowerScheduling learning rate {rate:.6g}."
-            )
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        step = _iterations(self.model.optimizer)
-        if step != self._next_step:  # e.g. BackupAndRestore restored an older state
-            self._set_for(step)
-        self._last_rate = self._next_rate
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if logs is not None and self._last_rate is not None:
-            logs["learning_rate"] = self._last_rate
-        # Keep the optimizer's rate equal to the rate of the *next* step, so a
-        # checkpoint holds (iterations, rate) that agree with the schedule.
-        self._set_for(_iterations(self.model.optimizer))
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None and self._last_rate is not None:
-            logs["learning_rate"] = self._last_rate
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "s": self.s,
-            "c": self.c,
-            "initial_learning_rate": self.initial_learning_rate,
-            "verbose": self.verbose,
-        }
+        self.schedules = {"learning_rate": Power(self.initial_learning_rate, self.s, self.c)}
 
 
 # --------------------------------------------------------------------------
@@ -224,7 +170,7 @@ class PowerScheduling(_CallbackBase):
 
 
 @keras.saving.register_keras_serializable(package="recipes")
-class OneCycleScheduler(_CallbackBase):
+class OneCycleScheduler(ParamScheduler):
     """The 1cycle policy: warm the rate up to a maximum, then anneal it far below the start.
 
     Per iteration, over `total_steps` steps (Smith 2018; the shape Géron's
@@ -242,7 +188,8 @@ class OneCycleScheduler(_CallbackBase):
     back to `max_momentum` at step `2p` and held. Both values are logged
     (`learning_rate`, and `momentum` or `beta_1`).
 
-    The step counter starts at the optimizer's `iterations` when this
+    It is a `ParamScheduler` over two `curves.one_cycle` curves (rate and
+    momentum). The step counter starts at the optimizer's `iterations` when this
     instance first trains; a later `fit` with the same instance continues the
     cycle (and holds the final values once it is over).
 
@@ -268,7 +215,8 @@ class OneCycleScheduler(_CallbackBase):
         cycle_momentum: cycle the momentum when the optimizer has one.
     """
 
-    _RUN_STATE = ("_model", "_momentum_var")
+    _WHO = "OneCycleScheduler"
+    _EXACT = "an in-graph schedule"
 
     def __init__(
         self,
@@ -281,7 +229,8 @@ class OneCycleScheduler(_CallbackBase):
         max_momentum: float = 0.95,
         cycle_momentum: bool = True,
     ) -> None:
-        super().__init__()
+        CallbackBase.__init__(self)
+        self._init_state({"learning_rate": None}, "step", 0)
         self.max_learning_rate = float(check_positive("max_learning_rate", max_learning_rate))
         if initial_learning_rate is None:
             initial_learning_rate = self.max_learning_rate / 10.0
@@ -320,49 +269,38 @@ class OneCycleScheduler(_CallbackBase):
         self.cycle_momentum = bool(cycle_momentum)
         self._start: int | None = None
         self._steps: int | None = None
-        self._momentum_name: str | None = None
-        self._momentum_var: Any = None
-        self._last: dict[str, float] = {}
+        self._steps_per_epoch: int | None = None
 
     @property
     def peak_step(self) -> int:
         """The step (counted from the start of the cycle) where the rate is maximal."""
         if self._steps is None:
             raise RuntimeError("the cycle length is known once training starts.")
-        return self._peak(self._steps)
+        return max(1, round(self.warmup_fraction * self._steps))
 
-    def _peak(self, steps: int) -> int:
-        return max(1, round(self.warmup_fraction * steps))
+    def _curves(self, total: int) -> tuple[Curve, Curve]:
+        rate = one_cycle(self.initial_learning_rate, self.max_learning_rate,
+                         self.final_learning_rate, total, self.warmup_fraction)
+        momentum = one_cycle(self.max_momentum, self.min_momentum, self.max_momentum, total,
+                             self.warmup_fraction)
+        return rate, momentum
 
-    def values_at(self, step: int, total_steps: int | None = None) -> tuple[float, float]:
+    def values_at(self, step: int, total_steps: int | None = None) -> Any:
         """(learning rate, momentum) at `step` of a cycle of `total_steps` steps."""
         total = total_steps or self._steps
         if total is None:
             raise RuntimeError("pass `total_steps` or start training first.")
-        peak = self._peak(total)
-        down = min(2 * peak, total)
-        lo, hi = self.initial_learning_rate, self.max_learning_rate
-        m_lo, m_hi = self.min_momentum, self.max_momentum
-        if step <= peak:
-            f = step / peak
-            return lo + (hi - lo) * f, m_hi + (m_lo - m_hi) * f
-        if step <= down:
-            f = (step - peak) / max(1, down - peak)
-            return hi + (lo - hi) * f, m_lo + (m_hi - m_lo) * f
-        f = min(1.0, (step - down) / max(1, total - 1 - down))
-        return lo + (self.final_learning_rate - lo) * f, m_hi
+        rate, momentum = self._curves(total)
+        return rate(step), momentum(step)
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        require_compiled(self.model, "OneCycleScheduler")
+    def _prepare(self) -> None:
         optimizer = self.model.optimizer
-        _check_rate_is_settable(optimizer, "OneCycleScheduler")
-        _warn_steps_per_execution(self.model, "OneCycleScheduler", "an in-graph schedule")
         if self._start is None:
             self._start = _iterations(optimizer)
-            steps = self.total_steps
-            if steps is None:
-                params = self.params or {}
-                per_epoch = params.get("steps")
+            if self.total_steps is not None:
+                self._steps = int(self.total_steps)
+            else:
+                per_epoch = (self.params or {}).get("steps")
                 if not per_epoch:
                     raise ValueError(
                         "OneCycleScheduler could not derive `total_steps`: fit() does not know "
@@ -370,46 +308,22 @@ class OneCycleScheduler(_CallbackBase):
                     )
                 # known at the first epoch: fit(initial_epoch=...) is not on the model
                 self._steps_per_epoch = int(per_epoch)
-            else:
-                self._steps = int(steps)
-        if self.cycle_momentum:
-            self._momentum_name = _momentum_attribute(optimizer, None)
-            if self._momentum_name is not None:
-                self._momentum_var = _install_scheduled_scalar(self.model, self._momentum_name)
+        self._origin = self._start
+        names = ["learning_rate"]
+        momentum = _momentum_attribute(optimizer, None) if self.cycle_momentum else None
+        if momentum is not None:
+            names.append(momentum)
+        self.schedules = dict.fromkeys(names)
+        if self._steps is not None:
+            self._fill(self._steps)
+
+    def _fill(self, total: int) -> None:
+        for name, curve in zip(self.schedules, self._curves(total), strict=False):
+            self.schedules[name] = curve
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if self._steps is None:
             # the cycle spans the epochs this fit runs: (epochs - first epoch) * steps
             self._steps = (int(self.params["epochs"]) - epoch) * self._steps_per_epoch
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        step = _iterations(self.model.optimizer) - (self._start or 0)
-        rate, momentum = self.values_at(step)
-        self.model.optimizer.learning_rate = rate
-        self._last = {"learning_rate": rate}
-        if self._momentum_var is not None:
-            self._momentum_var.assign(momentum)
-            self._last[self._momentum_name] = momentum
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if logs is not None:
-            logs.update(self._last)
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None:
-            logs.update(self._last)
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        _release_scheduled_scalar(self.model, self._momentum_var)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "max_learning_rate": self.max_learning_rate,
-            "total_steps": self.total_steps,
-            "initial_learning_rate": self.initial_learning_rate,
-            "final_learning_rate": self.final_learning_rate,
-            "warmup_fraction": self.warmup_fraction,
-            "min_momentum": self.min_momentum,
-            "max_momentum": self.max_momentum,
-            "cycle_momentum": self.cycle_momentum,
-        }
+            self._fill(self._steps)
+        super().on_epoch_begin(epoch, logs)

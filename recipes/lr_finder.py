@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 from typing import Any
 
 import keras
+import numpy as np
 
+from callbacks._scheduling_base import _check_rate_is_settable
 from callbacks._validation import check_positive, require_compiled
-from callbacks.lr_finder import LRFinder, LRFinderResult
+from callbacks.lr_finder import MIN_SWEEP_STEPS, LRFinder, LRFinderResult
+
+# LRFinder's own arguments (with its defaults); the other keywords go to `fit`.
+_FINDER_ARGUMENTS = tuple(
+    name for name in inspect.signature(LRFinder).parameters if name != "restore"
+)
+_REFUSED = ("epochs", "callbacks", "initial_epoch", "restore")
 
 
 def find_learning_rate(
@@ -16,14 +26,8 @@ def find_learning_rate(
     y: Any = None,
     *,
     batch_size: int | None = 32,
-    min_learning_rate: float = 1e-7,
-    max_learning_rate: float = 10.0,
-    num_steps: int | None = None,
-    smoothing: float = 0.9,
-    divergence_factor: float = 4.0,
-    method: str = "min_loss",
     verbose: int | str = 1,
-    **fit_kwargs: Any,
+    **kwargs: Any,
 ) -> LRFinderResult:
     """Sweep the learning rate exponentially over (at most) one epoch and suggest one.
 
@@ -39,6 +43,12 @@ def find_learning_rate(
     (`method="steepest"`); both are on the result. Plot it with
     `recipes.plots.plot_lr_finder(result)`.
 
+    It never suggests nonsense silently: a NaN or inf in array inputs or
+    targets, or a non-finite loss at the first step, is a `ValueError` that
+    says where to look; a sweep of fewer than 10 steps is a `ValueError`
+    naming `batch_size` and the sample count; a suggestion at the edge of the
+    sweep is a warning that proposes a wider range (see `LRFinder`).
+
     Example:
 
     ```python
@@ -53,43 +63,36 @@ def find_learning_rate(
         x: inputs (anything `fit` accepts).
         y: targets (None when `x` is a dataset).
         batch_size: batch size of the sweep (ignored for datasets).
-        min_learning_rate: first rate of the sweep (> 0).
-        max_learning_rate: last rate of the sweep (> `min_learning_rate`).
-        num_steps: steps of the sweep; defaults to one epoch, at most one epoch.
-        smoothing: weight of the past in the loss's moving average, in [0, 1).
-        divergence_factor: stop when the smoothed loss exceeds this multiple of
-            its minimum (> 1).
-        method: `"min_loss"` or `"steepest"` (see above).
         verbose: passed to `fit` (1: progress bar, 0: silent).
-        **fit_kwargs: other `fit` arguments (e.g. `shuffle`, `sample_weight`).
+        **kwargs: `LRFinder`'s arguments, with its defaults (`min_learning_rate`,
+            `max_learning_rate`, `num_steps`, `smoothing`, `divergence_factor`,
+            `method`), and other `fit` arguments (e.g. `shuffle`, `sample_weight`).
     """
     require_compiled(model, "find_learning_rate")
     if batch_size is not None:
         check_positive("batch_size", batch_size, integer=True)
-    for name in ("epochs", "callbacks", "initial_epoch"):
-        if name in fit_kwargs:
+    for name in _REFUSED:
+        if name in kwargs:
             raise TypeError(
                 f"find_learning_rate runs one epoch with its own callback; `{name}` is not "
-                f"accepted (received {name}={fit_kwargs[name]!r})."
+                f"accepted (received {name}={kwargs[name]!r})."
             )
-    finder = LRFinder(
-        min_learning_rate=min_learning_rate,
-        max_learning_rate=max_learning_rate,
-        num_steps=num_steps,
-        smoothing=smoothing,
-        divergence_factor=divergence_factor,
-        method=method,
-    )
+    finder = LRFinder(**{k: kwargs.pop(k) for k in _FINDER_ARGUMENTS if k in kwargs})
+    _check_rate_is_settable(model.optimizer, "find_learning_rate")
+    is_dataset = isinstance(x, keras.utils.PyDataset) or hasattr(x, "element_spec")
+    if is_dataset:
+        batch_size = None
+    else:
+        _check_finite(x, "x")
+        _check_finite(y, "y")
+        _check_enough_steps(x, batch_size, finder.num_steps)
     steps_per_execution = int(getattr(model, "steps_per_execution", 1) or 1)
     if steps_per_execution > 1:
         model.steps_per_execution = 1
         model.make_train_function(force=True)
     try:
-        if isinstance(x, keras.utils.PyDataset) or hasattr(x, "element_spec"):
-            batch_size = None
         model.fit(
-            x, y, batch_size=batch_size, epochs=1, callbacks=[finder], verbose=verbose,
-            **fit_kwargs,
+            x, y, batch_size=batch_size, epochs=1, callbacks=[finder], verbose=verbose, **kwargs
         )
     finally:
         finder.restore_state()  # also after an exception mid-sweep
@@ -99,3 +102,45 @@ def find_learning_rate(
     if finder.result is None:
         raise RuntimeError("find_learning_rate: the sweep ran no step (is the data empty?).")
     return finder.result
+
+
+def _arrays(value: Any) -> list[np.ndarray]:
+    """The NumPy arrays in `value` (an array, or a list / tuple / dict of them)."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [item for item in value if isinstance(item, np.ndarray)]
+    return []
+
+
+def _check_finite(value: Any, name: str) -> None:
+    for array in _arrays(value):
+        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+            bad = np.argwhere(~np.isfinite(array))
+            raise ValueError(
+                f"find_learning_rate: `{name}` holds {len(bad)} non-finite value(s) (NaN or inf), "
+                f"the first at index {tuple(int(i) for i in bad[0])}; every step that sees one "
+                "has a non-finite loss, and the sweep would suggest nonsense. Clean the data "
+                f"(e.g. keep the rows where `np.isfinite({name}).all(axis=1)`)."
+            )
+
+
+def _check_enough_steps(x: Any, batch_size: int | None, num_steps: int | None) -> None:
+    arrays = _arrays(x)
+    samples = len(arrays[0]) if arrays else None
+    if samples is None or batch_size is None:
+        return
+    steps = math.ceil(samples / batch_size)
+    if num_steps is not None:
+        steps = min(steps, num_steps)
+    if steps < MIN_SWEEP_STEPS:
+        largest = samples // MIN_SWEEP_STEPS
+        raise ValueError(
+            f"find_learning_rate: the sweep would run {steps} step(s) ({samples} samples, "
+            f"batch_size={batch_size}"
+            f"{f', num_steps={num_steps}' if num_steps is not None else ''}), and at least "
+            f"{MIN_SWEEP_STEPS} are needed to find a rate. Use batch_size <= {max(1, largest)} "
+            "or more samples."
+        )

@@ -2,8 +2,9 @@
 
 Keras already ships exponential, piecewise-constant, cosine and inverse-time
 decay; this module adds only what it lacks, the power schedule
-eta(t) = eta0 / (1 + t/s)^c, and a `make_schedule` helper that builds any of
-them by name with the lectures' parameter names.
+eta(t) = eta0 / (1 + t/s)^c (its curve, `callbacks.curves.power_decay`, is
+the one `callbacks.PowerScheduling` uses too), and a `make_schedule` helper
+that builds any of them by name with the lectures' parameter names.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from keras import ops
 
 from callbacks._validation import (
     check_choice,
@@ -19,6 +19,7 @@ from callbacks._validation import (
     check_non_negative,
     check_positive,
 )
+from callbacks.curves import power_decay
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -63,8 +64,7 @@ class PowerSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.name = name
 
     def __call__(self, step: Any) -> Any:
-        t = ops.cast(step, "float32")
-        return self.initial_learning_rate / ops.power(1.0 + t / self.s, self.c)
+        return power_decay(step, self.initial_learning_rate, self.s, self.c)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -16,14 +16,14 @@ from typing import Any
 
 import keras_tuner
 
-from callbacks._validation import check_choice, check_number, check_positive
+from callbacks._validation import check_positive
 from recipes.defaults import (
     ACTIVATION_ALIASES,
     ACTIVATION_INITIALIZERS,
     DEFAULT_DNN,
     OPTIMIZER_DEFAULTS,
 )
-from recipes.heads import TASKS, output_layer
+from recipes.heads import check_task_outputs
 from recipes.models import (
     BATCH_NORM_PLACES,
     _check_input_shape,
@@ -31,6 +31,7 @@ from recipes.models import (
     self_normalizing_dnn,
 )
 from recipes.optimizers import compile_recipe
+from recipes.search_space import Space, categorical_space, choices, numeric_space
 
 HIDDEN_ACTIVATIONS = tuple(a for a in sorted(ACTIVATION_INITIALIZERS) if a != "softmax")
 CLIPPING = ("none", "clipnorm", "clipvalue", "global_clipnorm")
@@ -50,92 +51,28 @@ _PREFERRED = {
     "batch_size": 32,
 }
 
-Space = tuple  # ("fixed", value) | ("range", low, high) | ("choice", values)
-
-
-def _numeric_space(
-    name: str,
-    value: Any,
-    *,
-    integer: bool = False,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    min_inclusive: bool = True,
-    max_inclusive: bool = True,
-) -> Space:
-    """Parse a scalar (fixed), a `(low, high)` tuple (range) or a list (choices)."""
-    bounds = {"minimum": minimum, "maximum": maximum, "min_inclusive": min_inclusive,
-              "max_inclusive": max_inclusive, "integer": integer}
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise ValueError(
-                f"`{name}` must be a number (fixed), a (low, high) tuple (range) or a list of "
-                f"values (choices); received the {len(value)}-tuple {value!r}."
-            )
-        low, high = (check_number(name, v, **bounds) for v in value)
-        if not low < high:
-            raise ValueError(
-                f"`{name}` range must have low < high; received {value!r} (an empty or "
-                "inverted range). Pass a single number to fix it."
-            )
-        return ("range", int(low) if integer else float(low), int(high) if integer else float(high))
-    if isinstance(value, list):
-        if not value:
-            raise ValueError(f"`{name}` must list at least one value; received [].")
-        values = [check_number(name, v, **bounds) for v in value]
-        if len(set(values)) != len(values):
-            raise ValueError(f"`{name}` lists a value twice; received {value!r}.")
-        cast = int if integer else float
-        return ("choice", sorted(cast(v) for v in values))
-    number = check_number(name, value, **bounds)
-    return ("fixed", int(number) if integer else float(number))
-
-
-def _categorical_space(name: str, value: Any, accepted: Sequence[Any]) -> Space:
-    """Parse one value (fixed) or a sequence of accepted values (choices)."""
-    if isinstance(value, (str, int, float)) or value is None:
-        return ("fixed", check_choice(name, value, accepted))
-    if not isinstance(value, Sequence):
-        raise TypeError(
-            f"`{name}` must be one value or a sequence of values; received {value!r}."
-        )
-    if len(value) == 0:
-        raise ValueError(
-            f"`{name}` must hold at least one value; received {value!r}. "
-            f"Accepted: {list(accepted)}."
-        )
-    for item in value:
-        check_choice(name, item, accepted)
-    if len(set(value)) != len(value):
-        raise ValueError(f"`{name}` lists a value twice; received {value!r}.")
-    return ("choice", list(value))
-
-
 def _declare(hp: keras_tuner.HyperParameters, name: str, space: Space, *,
              log: bool = False, key: str | None = None) -> Any:
-    """Register `space` under `name` in `hp` and return the current value."""
-    kind = space[0]
-    if kind == "fixed":
-        return hp.Fixed(name, space[1])
-    preferred = _PREFERRED.get(key or name)
-    if kind == "choice":
-        default = preferred if preferred in space[1] else None
-        return hp.Choice(name, space[1], default=default)
-    low, high = space[1], space[2]
-    default = preferred if preferred is not None and low <= preferred <= high else None
-    sampling = "log" if log else "linear"
-    if isinstance(low, int):
-        return hp.Int(name, low, high, sampling=sampling, default=default)
-    return hp.Float(name, low, high, sampling=sampling, default=default)
+    """Register `space` under `name` in `hp` (the lecture's value as default) and return it."""
+    return space.declare(hp, name, log=log, default=_PREFERRED.get(key or name))
 
 
-def _values(space: Space) -> list[Any]:
-    """Every value a fixed, choice or integer-range space can take."""
-    if space[0] == "fixed":
-        return [space[1]]
-    if space[0] == "choice":
-        return list(space[1])
-    return list(range(space[1], space[2] + 1))
+def _declare_under(hp: keras_tuner.HyperParameters, parent: str, parent_space: Space,
+                   active: list[Any], name: str, space: Space, **options: Any) -> Any:
+    """Declare `name` only for the values of `parent` in `active` (None if there are none).
+
+    The child lives in a conditional scope when some values of the parent
+    leave it out (BatchNorm is not searched for SELU, a clipping threshold
+    not without clipping, a layer's width not for shallower networks).
+    """
+    values = parent_space.values()
+    active = [v for v in values if v in active]
+    if not active:
+        return None
+    scope = (hp.conditional_scope(parent, active) if len(active) < len(values)
+             else contextlib.nullcontext())
+    with scope:
+        return _declare(hp, name, space, **options)
 
 
 class DNNHyperModel(keras_tuner.HyperModel):
@@ -223,9 +160,7 @@ class DNNHyperModel(keras_tuner.HyperModel):
     ) -> None:
         super().__init__(name=name, tunable=tunable)
         self.input_shape = _check_input_shape(input_shape)
-        check_positive("n_outputs", n_outputs, integer=True)
-        check_choice("task", task, TASKS)
-        output_layer(int(n_outputs), task=task)  # task / n_outputs consistency
+        check_task_outputs(n_outputs, task)
         self.n_outputs = int(n_outputs)
         self.task = task
         if not isinstance(per_layer_units, bool):
@@ -244,14 +179,14 @@ class DNNHyperModel(keras_tuner.HyperModel):
         accepted_activations = list(HIDDEN_ACTIVATIONS) + sorted(ACTIVATION_ALIASES)
         if isinstance(activations, str):
             activations = (activations,)
-        activation_space = _categorical_space("activations", activations, accepted_activations)
-        names = [ACTIVATION_ALIASES.get(a, a) for a in activation_space[1]]
+        activation_space = categorical_space("activations", activations, accepted_activations)
+        names = [ACTIVATION_ALIASES.get(a, a) for a in activation_space.values()]
         if len(set(names)) != len(names):
             raise ValueError(f"`activations` names an activation twice; received {activations!r}.")
         places = [None] if batch_norm is None else batch_norm
         places = [places] if isinstance(places, str) else places
-        bn_space = _categorical_space("batch_norm", places, BATCH_NORM_PLACES + ("none",))
-        bn_names = ["none" if p is None else p for p in bn_space[1]]
+        bn_space = categorical_space("batch_norm", places, BATCH_NORM_PLACES + ("none",))
+        bn_names = ["none" if p is None else p for p in bn_space.values()]
         if len(set(bn_names)) != len(bn_names):
             raise ValueError(f"`batch_norm` lists a placement twice; received {batch_norm!r}.")
         if isinstance(batch_sizes, Sequence) and not isinstance(batch_sizes, str):
@@ -261,22 +196,23 @@ class DNNHyperModel(keras_tuner.HyperModel):
         else:
             sizes = int(check_positive("batch_sizes", batch_sizes, integer=True))
         self.space: dict[str, Space] = {
-            "n_hidden": _numeric_space("n_hidden", n_hidden, integer=True, minimum=1),
-            "units": _numeric_space("units", units, integer=True, minimum=1),
-            "activation": _as_choice(names),
-            "batch_norm": _as_choice(bn_names),
-            "dropout": _numeric_space("dropout", dropout, minimum=0, maximum=1,
+            "n_hidden": numeric_space("n_hidden", n_hidden, integer=True, minimum=1),
+            "units": numeric_space("units", units, integer=True, minimum=1),
+            "activation": choices(names),
+            "batch_norm": choices(bn_names),
+            "dropout": numeric_space("dropout", dropout, minimum=0, maximum=1,
                                       max_inclusive=False),
-            "optimizer": _as_choice(_categorical_space(
+            "optimizer": choices(categorical_space(
                 "optimizers", (optimizers,) if isinstance(optimizers, str) else optimizers,
-                sorted(OPTIMIZER_DEFAULTS))[1]),
-            "learning_rate": _numeric_space("learning_rate", learning_rate, minimum=0,
+                sorted(OPTIMIZER_DEFAULTS)).values()),
+            "learning_rate": numeric_space("learning_rate", learning_rate, minimum=0,
                                             min_inclusive=False),
-            "clipping": _as_choice(_categorical_space(
-                "clipping", (clipping,) if isinstance(clipping, str) else clipping, CLIPPING)[1]),
-            "clip_threshold": _numeric_space("clip_threshold", clip_threshold, minimum=0,
+            "clipping": choices(categorical_space(
+                "clipping", (clipping,) if isinstance(clipping, str) else clipping,
+                CLIPPING).values()),
+            "clip_threshold": numeric_space("clip_threshold", clip_threshold, minimum=0,
                                              min_inclusive=False),
-            "batch_size": _categorical_space("batch_sizes", sizes, [sizes] if isinstance(
+            "batch_size": categorical_space("batch_sizes", sizes, [sizes] if isinstance(
                 sizes, int) else sizes),
         }
 
@@ -315,34 +251,29 @@ class DNNHyperModel(keras_tuner.HyperModel):
         space = self.space
         n_hidden = _declare(hp, "n_hidden", space["n_hidden"])
         if self.per_layer_units:
+            counts = space["n_hidden"].values()
             widths = []
-            counts = _values(space["n_hidden"])
-            for index in range(1, max(counts) + 1):
-                deeper = [n for n in counts if n >= index]
-                with _scope(hp, "n_hidden", deeper, len(deeper) < len(counts)):
-                    width = _declare(hp, f"units_{index}", space["units"], log=True,
-                                     key="units")
-                if width is not None and index <= n_hidden:
+            # every layer's width is in the space, whatever this trial's depth
+            for i in range(1, max(counts) + 1):
+                width = _declare_under(hp, "n_hidden", space["n_hidden"],
+                                       [n for n in counts if n >= i], f"units_{i}",
+                                       space["units"], log=True, key="units")
+                if i <= n_hidden:
                     widths.append(width)
         else:
             widths = [_declare(hp, "units", space["units"], log=True)] * n_hidden
         activation = _declare(hp, "activation", space["activation"])
-        activations = _values(space["activation"])
-        others = [a for a in activations if a != "selu"]
-        batch_norm = None
-        if others:
-            with _scope(hp, "activation", others, len(others) < len(activations)):
-                batch_norm = _declare(hp, "batch_norm", space["batch_norm"])
+        activations = space["activation"].values()
+        batch_norm = _declare_under(hp, "activation", space["activation"],
+                                    [a for a in activations if a != "selu"],
+                                    "batch_norm", space["batch_norm"])
         dropout = _declare(hp, "dropout", space["dropout"])
         optimizer = _declare(hp, "optimizer", space["optimizer"])
         learning_rate = _declare(hp, "learning_rate", space["learning_rate"], log=True)
         clipping = _declare(hp, "clipping", space["clipping"])
-        kinds = _values(space["clipping"])
-        clipped = [k for k in kinds if k != "none"]
-        threshold = None
-        if clipped:
-            with _scope(hp, "clipping", clipped, len(clipped) < len(kinds)):
-                threshold = _declare(hp, "clip_threshold", space["clip_threshold"], log=True)
+        threshold = _declare_under(hp, "clipping", space["clipping"],
+                                   [k for k in space["clipping"].values() if k != "none"],
+                                   "clip_threshold", space["clip_threshold"], log=True)
         common = {"task": self.task, "normalize": self.normalize, "dropout": dropout}
         if activation == "selu":
             model = self_normalizing_dnn(self.input_shape, self.n_outputs, hidden=widths,
@@ -414,11 +345,3 @@ class DNNHyperModel(keras_tuner.HyperModel):
         """
         return cls(**config)
 
-
-def _as_choice(values: list[Any]) -> Space:
-    return ("fixed", values[0]) if len(values) == 1 else ("choice", list(values))
-
-
-def _scope(hp: keras_tuner.HyperParameters, parent: str, values: list[Any], needed: bool) -> Any:
-    """`hp.conditional_scope(parent, values)` when the condition can be false."""
-    return hp.conditional_scope(parent, values) if needed else contextlib.nullcontext()

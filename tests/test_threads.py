@@ -31,11 +31,11 @@ TRAIN = textwrap.dedent("""
 """)
 
 
-def _train(tmp_path: Path, threads: str) -> list[np.ndarray]:
+def _train(tmp_path: Path, threads: str, **env: str) -> list[np.ndarray]:
     out = tmp_path / f"weights_{threads}.npz"
     result = subprocess.run([sys.executable, "-c", TRAIN, str(out), threads], cwd=ROOT,
                             capture_output=True, text=True, timeout=300,
-                            env=_env())
+                            env={**_env(), **env})
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"'intra_op': {threads}" in result.stdout
     with np.load(out) as saved:
@@ -47,15 +47,29 @@ def _env() -> dict[str, str]:
     return {**env, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+THREAD_TOLERANCE = 1e-5
+"""Largest accepted |difference| of the weights trained with 1 and with 2 intra-op threads.
+
+Why not bit for bit: TensorFlow's Eigen kernels (used when oneDNN is off:
+`TF_ENABLE_ONEDNN_OPTS=0`, or TensorFlow's default on x86 CPUs without
+AVX512-VNNI / AVX512-BF16 / AMX) split the sums inside an operation by the
+thread count, so 1 and 2 threads add the same float32 numbers in another
+order. Measured on this model after 40 steps (BENCHMARKS.md): 74.6% of the
+784x300 kernel differs, by at most 6.3e-8; with oneDNN the weights were
+bit-identical. 1e-5 leaves 150x margin and still catches different maths
+(a changed update moves weights by ~1e-3 per step here).
+"""
+
+
 @pytest.mark.tensorflow_only
-def test_one_intra_op_thread_trains_bit_identical_weights(tmp_path):
-    # two processes (the setting is fixed when TensorFlow starts): same maths, same bits;
-    # two threads explicitly, so that the thread counts differ on any machine
-    two = _train(tmp_path, "2")
-    single = _train(tmp_path, "1")
+def test_one_intra_op_thread_trains_the_same_weights_to_float32_rounding(tmp_path):
+    # two processes (the setting is fixed when TensorFlow starts); Eigen's kernels, the
+    # path on which the thread count changes the order of float32 additions, on any machine
+    two = _train(tmp_path, "2", TF_ENABLE_ONEDNN_OPTS="0")
+    single = _train(tmp_path, "1", TF_ENABLE_ONEDNN_OPTS="0")
     assert len(two) == len(single) == 6
     for a, b in zip(two, single, strict=True):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=0, atol=THREAD_TOLERANCE)
 
 
 @pytest.mark.tensorflow_only
