@@ -51,6 +51,7 @@ _PREFERRED = {
     "batch_size": 32,
 }
 
+
 def _declare(hp: keras_tuner.HyperParameters, name: str, space: Space, *,
              log: bool = False, key: str | None = None) -> Any:
     """Register `space` under `name` in `hp` (the lecture's value as default) and return it."""
@@ -59,7 +60,9 @@ def _declare(hp: keras_tuner.HyperParameters, name: str, space: Space, *,
 
 def _declare_under(hp: keras_tuner.HyperParameters, parent: str, parent_space: Space,
                    active: list[Any], name: str, space: Space, **options: Any) -> Any:
-    """Declare `name` only for the values of `parent` in `active` (None if there are none).
+    """Declare `name` only for the values of `parent` (its space `parent_space`) in `active`.
+
+    Returns the value, or None when no value of the parent is active.
 
     The child lives in a conditional scope when some values of the parent
     leave it out (BatchNorm is not searched for SELU, a clipping threshold

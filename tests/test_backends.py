@@ -83,7 +83,7 @@ NO_TENSORFLOW = textwrap.dedent("""
         callbacks.InitialLossCheck(x[:64], y[:64]), callbacks.ActivationStats(x[:64])])
     assert recipes.checks.check_gradients(model, x[:32], y[:32]).passed
     recipes.checks.check_initial_loss(model, x, y)
-    recipes.find_learning_rate(model, x, y, batch_size=32, num_steps=20, verbose=0)
+    recipes.find_learning_rate(model, x, y, batch_size=16, num_steps=12, verbose=0)
     import keras_tuner  # 1.4 follows the Keras backend
     hypermodel = recipes.DNNHyperModel(data.input_shape, 10, n_hidden=1, units=8,
                                        activations="elu", optimizers="adam", batch_sizes=32)
