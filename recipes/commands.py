@@ -1,6 +1,6 @@
 """What the `keras-recipes` sub-commands share: user errors, data, recipe, progress bar, report.
 
-`recipes.cli` parses the command line and calls `recipes.training_run` (train)
+The `keras-recipes` command line (cli.py) parses the arguments and calls `recipes.training_run` (train)
 or `recipes.inspection_runs` (lr-find, checklist, tune); they read the user's
 inputs through the functions here, which turn every bad input into a
 `UsageError` naming the flag and the value (the CLI prints it on one line and
@@ -39,7 +39,7 @@ class UsageError(Exception):
     def __init__(self, flag: str, value: Any, message: str) -> None:
         self.flag, self.value = flag, value
         text = " ".join(str(message).split())  # one line
-        super().__init__(f"{flag} {value}: {text}")
+        super().__init__(f"{flag}: {text}" if value is None else f"{flag} {value}: {text}")
 
 
 @contextlib.contextmanager

@@ -138,7 +138,7 @@ def _figures(history: Any, metrics: list[str], logger: Any, stats: Any) -> dict[
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Run `keras-recipes train` (see `recipes.cli`); returns the exit status.
+    """Run `keras-recipes train`; returns the exit status.
 
     Example:
 
