@@ -1,7 +1,8 @@
 """What the `keras-recipes` sub-commands share: user errors, data, recipe, progress bar, report.
 
-The `keras-recipes` command line (cli.py) parses the arguments and calls `recipes.training_run` (train)
-or `recipes.inspection_runs` (lr-find, checklist, tune); they read the user's
+The `keras-recipes` command line (cli.py) parses the arguments and calls
+`recipes.training_run` (train) or `recipes.inspection_runs` (lr-find,
+checklist, tune); they read the user's
 inputs through the functions here, which turn every bad input into a
 `UsageError` naming the flag and the value (the CLI prints it on one line and
 exits with status 2).

@@ -128,6 +128,7 @@ def run_checklist(args: argparse.Namespace) -> int:
     from recipes.report import write_report
 
     data, description = commands.load_data(args)
+    print(commands.describe_data(description))
     keras.utils.set_random_seed(args.seed)
     if args.model:
         model = load_user_model(args.model)

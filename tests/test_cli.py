@@ -5,56 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import re
-from html.parser import HTMLParser
 
 import keras
 import numpy as np
 import pytest
+from _cli_helpers import read_page, write_csv
 
 from recipes.cli import main
 
 # The thread pools are the process's: tests never let `train` change them.
 KEEP = ["--cpu-threads", "keep"]
-
-
-def write_csv(path, *, regression=False, n=120, seed=0):
-    """Three numeric features and a `label` column (3 classes) or a `price` target."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 3))
-    if regression:
-        target, values = "price", x @ np.array([1.5, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
-    else:
-        target, values = "label", np.argmax(x, axis=1)
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["a", "b", "c", target])
-        for row, value in zip(x, values):
-            writer.writerow([*(f"{v:.5f}" for v in row), value])
-    return str(path)
-
-
-class _Page(HTMLParser):
-    """Collects the embedded images (alt -> src) and the section ids of report.html."""
-
-    def __init__(self):
-        super().__init__()
-        self.images, self.sections, self.text = {}, set(), []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "img":
-            self.images[attrs.get("alt")] = attrs.get("src", "")
-        if tag == "section":
-            self.sections.add(attrs.get("id"))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def read_page(path):
-    page = _Page()
-    page.feed(path.read_text())
-    return page
 
 
 def gradients_note(summary):
