@@ -45,34 +45,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text!r}")
-    return value
+def _number(kind: type, lowest: float, what: str) -> Any:
+    """An argparse type: `kind(text)`, finite and >= `lowest`, else an error saying `what`."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not lowest <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what}; received {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0; received {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number; received {text!r}")
-    return value
+_positive_int = _number(int, 1, "a positive integer")
+_non_negative_int = _number(int, 0, "an integer >= 0")
+_positive_float = _number(float, float.fromhex("0x1p-1074"), "a positive number")
 
 
 def _threads(text: str) -> str:
@@ -93,10 +84,13 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
                              "classes, other numbers as regression (default: auto)")
 
 
-def _add_report(parser: argparse.ArgumentParser, name: str) -> None:
+def _add_report(parser: argparse.ArgumentParser, name: str, *, seed: bool = True) -> None:
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="folder for summary.json and report.html ('' for none) "
                              f"(default: reports/{name})")
+    if seed:
+        parser.add_argument("--seed", type=_non_negative_int, default=42,
+                            help="random seed (default: 42)")
 
 
 def _add_recipe_flags(train: argparse.ArgumentParser) -> None:
@@ -156,7 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
                             "or custom_dnn)")
     train.add_argument("--output", default=None, metavar="PATH",
                        help="where to save the trained model (default: models/<name>.keras)")
-    _add_report(train, "<name>")
+    _add_report(train, "<name>", seed=False)  # the seed is a recipe key
     train.add_argument("--tensorboard", default=None, metavar="DIR",
                        help="also write TensorBoard logs there (default: none)")
     train.add_argument("--patience", type=_non_negative_int, default=10,
@@ -179,8 +173,6 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="first learning rate of the sweep, > 0 (default: 1e-06)")
     lr_find.add_argument("--max-rate", type=_positive_float, default=10.0,
                          help="last learning rate, above --min-rate (default: 10.0)")
-    lr_find.add_argument("--seed", type=_non_negative_int, default=42,
-                         help="random seed (default: 42)")
     lr_find.add_argument("--plot", default=None, metavar="PNG",
                          help="also save the loss-vs-rate plot to this PNG (default: none; the "
                               "report embeds it)")
@@ -194,8 +186,6 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_data(checklist)
     checklist.add_argument("--model", default=None, metavar="PATH",
                            help="a compiled model saved as .keras (default: the default DNN)")
-    checklist.add_argument("--seed", type=_non_negative_int, default=42,
-                           help="random seed (default: 42)")
     checklist.add_argument("--strict", action="store_true",
                            help="exit with status 1 when an item fails (default: off)")
     _add_report(checklist, "checklist")
@@ -219,8 +209,6 @@ def _build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--overwrite", action="store_true",
                       help="start afresh instead of resuming a search in the same folder "
                            "(default: off)")
-    tune.add_argument("--seed", type=_non_negative_int, default=42,
-                      help="random seed (default: 42)")
     _add_report(tune, "tune_<data>")
     tune.add_argument("--save-model", default=None, metavar="PATH",
                       help="save the best trial's model there (.keras) (default: none)")
