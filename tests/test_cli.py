@@ -105,7 +105,9 @@ def test_train_on_a_csv_states_the_task(regression, tmp_path, capsys):
     target = "price" if regression else "label"
     report = tmp_path / "report"
     assert main(["train", "--data", data, "--target", target, "--hidden", "16", "--epochs", "2",
-                 "--output", str(tmp_path / "m.keras"), "--report", str(report), *KEEP]) == 0
+                 "--output", str(tmp_path / "m.keras"), "--report", str(report),
+                 "--tensorboard", str(tmp_path / "tb"), *KEEP]) == 0
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
     summary = json.loads((report / "summary.json").read_text())
     if regression:
@@ -160,3 +162,14 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"keras-recipes {recipes.__version__}"
+
+
+def test_the_thread_setting_is_left_alone_unless_it_helps():
+    from recipes.training_run import SMALL_NET_WEIGHTS, choose_threads, count_weights
+
+    assert count_weights((28, 28), [300, 100], 10) == 266_610
+    assert "keep" in choose_threads("keep", 1000, 32)
+    big = choose_threads("auto", SMALL_NET_WEIGHTS + 1, 32)
+    backend = keras.backend.backend()
+    assert big.startswith("left as is")
+    assert ("weights" in big) if backend == "tensorflow" else (backend in big)
