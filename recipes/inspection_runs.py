@@ -136,6 +136,11 @@ def run_checklist(args: argparse.Namespace) -> int:
         if expected != tuple(data.input_shape):
             raise commands.UsageError("--model", args.model, f"expects inputs of shape {expected}"
                                       f"; --data {args.data} has {tuple(data.input_shape)}")
+        outputs = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
+        if outputs != data.n_outputs:
+            raise commands.UsageError("--model", args.model, f"has outputs {model.output_shape}; "
+                                      f"--data {args.data} needs {data.n_outputs} "
+                                      f"({data.task})")
         print(f"Checking the saved model {args.model} on {args.data}.")
     else:
         model = default_dnn(data.input_shape, data.n_outputs, task=data.task)

@@ -210,7 +210,16 @@ def load_npz(path: str | Path, *, task: str = "auto", seed: int = 42) -> Splits:
         seed: seed of the split.
     """
     path = Path(path)
-    with np.load(path, allow_pickle=False) as arrays:
+    import zipfile
+
+    try:
+        arrays = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError("path", f"{path} is not a NumPy .npz archive of arrays (np.savez): "
+                        f"{error}") from None
+    if not hasattr(arrays, "files"):
+        raise DataError("path", f"{path} holds one array; an .npz archive (np.savez) is needed.")
+    with arrays:
         found = dict(arrays)
     missing = [name for name in ("x", "y") if name not in found]
     if missing:

@@ -16,6 +16,8 @@ def _files(tmp):
     (tmp / "notes.keras").write_text("not a model")
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
     model.save(tmp / "uncompiled.keras")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.save(tmp / "wide.keras")  # 64 inputs, 10 classes
     (tmp / "unknown_key.json").write_text(json.dumps({"hidden": [8], "layers": 3}))
     (tmp / "bad_value.json").write_text(json.dumps({"dropout": 1.5}))
     (tmp / "broken.json").write_text("{hidden: [8]")
@@ -25,6 +27,7 @@ def _files(tmp):
     (tmp / "few.csv").write_text("a,label\n" + "".join(f"{i},{i % 15}\n" for i in range(30)))
     (tmp / "ok.csv").write_text("a,b,label\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(30)))
     np.savez(tmp / "no_y.npz", x=np.zeros((30, 4)))
+    (tmp / "text.npz").write_text("x,y\n1,2\n")
     (tmp / "folder.keras").mkdir()
 
 
@@ -46,6 +49,9 @@ CASES = {
     "train-text-feature": ("--data", ["train", "--data", "{tmp}/text.csv", "--target", "label"]),
     "train-few-per-class": ("--data", ["train", "--data", "{tmp}/few.csv", "--target", "label"]),
     "train-npz-without-y": ("--data", ["train", "--data", "{tmp}/no_y.npz"]),
+    "train-text-as-npz": ("--data", ["train", "--data", "{tmp}/text.npz"]),
+    "checklist-model-for-other-data": ("--model", ["checklist", "--model", "{tmp}/wide.keras",
+                                                   "--data", "{tmp}/ok.csv", "--target", "label"]),
     "train-target-on-digits": ("--target", ["train", "--target", "label"]),
     "train-missing-recipe": ("--recipe", ["train", "--recipe", "{tmp}/missing.json"]),
     "train-unknown-recipe-key": ("--recipe", ["train", "--recipe", "{tmp}/unknown_key.json"]),
