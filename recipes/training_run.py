@@ -134,6 +134,11 @@ def _figures(history: Any, metrics: list[str], logger: Any, stats: Any) -> dict[
     if stats is not None and stats.history:
         figures["activation statistics"] = plot_activation_stats(
             stats, title="activation std per layer after training").figure
+        for stat, what in (("saturated", "saturated sigmoid/tanh outputs"),
+                           ("dead", "dead ReLU units")):
+            if any(stat in values for values in stats.history.values()):
+                figures[f"activation {stat}"] = plot_activation_stats(
+                    stats, stat=stat, title=f"fraction of {what} per layer after training").figure
     return figures
 
 
@@ -234,7 +239,10 @@ def run_train(args: argparse.Namespace) -> int:
             "initial_loss": {"measured": initial_loss.measured, "expected": initial_loss.expected,
                              "label_entropy": initial_loss.label_entropy, "ok": initial_loss.ok,
                              "message": initial_loss.message},
-            "checklist": checklist, "findings": findings,
+            "checklist": checklist,
+            "checklist_scope": "the items that need no training; `keras-recipes checklist` also "
+                               "overfits a tiny subset (4b) and checks the gradients",
+            "findings": findings,
             "gradient_norms_note": gradient_note, "fast_path": fast_path,
             "timings": {"data_and_build": round(built - started, 3),
                         "checklist": round(checked - built, 3),

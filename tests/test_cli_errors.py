@@ -21,6 +21,7 @@ def _files(tmp):
     (tmp / "unknown_key.json").write_text(json.dumps({"hidden": [8], "layers": 3}))
     (tmp / "bad_value.json").write_text(json.dumps({"dropout": 1.5}))
     (tmp / "broken.json").write_text("{hidden: [8]")
+    (tmp / "binary.json").write_bytes(bytes(range(128, 256)))
     (tmp / "clash.json").write_text(json.dumps({"decay": 0.01, "schedule": "cosine"}))
     (tmp / "text.csv").write_text("a,colour,label\n" + "".join(
         f"{i},red,{i % 2}\n" for i in range(30)))
@@ -57,6 +58,7 @@ CASES = {
     "train-unknown-recipe-key": ("--recipe", ["train", "--recipe", "{tmp}/unknown_key.json"]),
     "train-bad-recipe-value": ("--recipe", ["train", "--recipe", "{tmp}/bad_value.json"]),
     "train-broken-recipe": ("--recipe", ["train", "--recipe", "{tmp}/broken.json"]),
+    "train-binary-recipe": ("--recipe", ["train", "--recipe", "{tmp}/binary.json"]),
     "train-recipe-clash": ("--recipe", ["train", "--recipe", "{tmp}/clash.json"]),
     "train-zero-epochs": ("--epochs", ["train", "--epochs", "0"]),
     "train-dropout-one": ("--dropout", ["train", "--dropout", "1"]),
