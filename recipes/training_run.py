@@ -171,7 +171,9 @@ def run_train(args: argparse.Namespace) -> int:
         data.input_shape, recipe["hidden"], data.n_outputs), recipe["batch_size"])
     keras.utils.set_random_seed(recipe["seed"])
     steps = math.ceil(len(data.train[0]) / recipe["batch_size"])
-    with commands.user_input("--recipe" if args.recipe else "--hidden", recipe["hidden"]):
+    # a combination the factories refuse (their message names the argument)
+    with commands.user_input(*(("--recipe", args.recipe) if args.recipe else
+                               ("recipe flags", " ".join(map(commands.flag_name, flags))))):
         model = build_model(recipe, data.input_shape, data.n_outputs, data.task,
                             steps_per_epoch=steps, fast=args.fast)
     print(commands.describe_data(description))
