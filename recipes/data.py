@@ -33,13 +33,15 @@ class Splits:
         train: `(x, y)` used for fitting.
         valid: `(x, y)` for validation (early stopping, checklists, tuning).
         test: `(x, y)` held out until the end.
-        class_names: the label of each class index.
+        class_names: the label of each class index (empty for regression).
+        task: `"multiclass"`, `"binary"` (labels 0/1) or `"regression"`.
     """
 
     train: Pair
     valid: Pair
     test: Pair
     class_names: tuple[str, ...]
+    task: str = "multiclass"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -48,8 +50,16 @@ class Splits:
 
     @property
     def n_classes(self) -> int:
-        """Number of classes."""
+        """Number of classes (0 for regression)."""
         return len(self.class_names)
+
+    @property
+    def n_outputs(self) -> int:
+        """Units of the output layer: classes, 1 for binary, targets for regression."""
+        if self.task == "multiclass":
+            return self.n_classes
+        y = self.train[1]
+        return 1 if self.task == "binary" or y.ndim == 1 else int(y.shape[-1])
 
 
 @dataclass(frozen=True)
@@ -234,5 +244,6 @@ def split_for_transfer(
     names_b = (data.class_names[classes[0]], data.class_names[classes[1]])
     return TransferSplit(
         a=Splits(task_a(data.train), task_a(data.valid), task_a(data.test), names_a),
-        b=Splits((x_b[chosen], y_b[chosen]), task_b(data.valid), task_b(data.test), names_b),
+        b=Splits((x_b[chosen], y_b[chosen]), task_b(data.valid), task_b(data.test), names_b,
+                 task="binary"),
     )

@@ -103,3 +103,65 @@ def test_split_for_transfer_bad_input(digits, kwargs, argument):
     with pytest.raises(TypeError, match="data"):
         split_for_transfer(digits.train)
     assert isinstance(digits, Splits)
+
+
+# ---------------------------------------------------------------------------
+# The user's own data: recipes.user_data (CSV, NPZ, task inference, standardization)
+# ---------------------------------------------------------------------------
+
+
+def _csv(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def test_csv_text_labels_are_classes_and_binary_gets_one_output(tmp_path):
+    from recipes.user_data import load_csv
+
+    rows = [(i, i % 7, "cat" if i % 2 else "dog") for i in range(40)]
+    data = load_csv(_csv(tmp_path / "d.csv", ["a", "b", "animal"], rows), "animal")
+    assert data.task == "binary" and data.class_names == ("cat", "dog") and data.n_outputs == 1
+    sizes = [len(pair[0]) for pair in (data.train, data.valid, data.test)]
+    assert sum(sizes) == 40 and min(sizes) >= 6 and data.input_shape == (2,)
+    assert set(np.unique(data.train[1])) == {0.0, 1.0}
+
+
+def test_csv_task_inference_and_override(tmp_path):
+    from recipes.user_data import load_csv
+
+    few = _csv(tmp_path / "few.csv", ["a", "y"], [(i, i % 4) for i in range(60)])
+    assert load_csv(few, "y").task == "multiclass" and load_csv(few, "y").n_outputs == 4
+    forced = load_csv(few, "y", task="regression")
+    assert forced.task == "regression" and forced.class_names == () and forced.n_outputs == 1
+    real = _csv(tmp_path / "real.csv", ["a", "y"], [(i, i * 0.37) for i in range(60)])
+    assert load_csv(real, "y").task == "regression"
+
+
+def test_npz_with_a_test_set_and_standardization_from_the_training_split(tmp_path):
+    from recipes.user_data import load_npz, standardize
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(5.0, 3.0, size=(100, 4)), rng.integers(0, 3, size=100)
+    x_test = rng.normal(50.0, 1.0, size=(20, 4))  # far off: must not move the statistics
+    np.savez(tmp_path / "d.npz", x=x, y=y, x_test=x_test, y_test=rng.integers(0, 3, 20))
+    data = load_npz(tmp_path / "d.npz")
+    assert data.task == "multiclass" and len(data.test[0]) == 20 and len(data.train[0]) == 85
+    scaled, stats = standardize(data)
+    np.testing.assert_allclose(scaled.train[0].mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(scaled.train[0].std(axis=0), 1.0, atol=1e-4)
+    assert scaled.test[0].mean() > 5 and scaled.task == "multiclass"
+    assert stats["features_constant"] == 0
+
+
+@pytest.mark.parametrize(("rows", "argument", "words"), [
+    ([(1, 0)] * 5, "target", "not in"),
+    ([(i, i % 20) for i in range(30)], "path", "at least 3 per class"),
+    ([(i, 1) for i in range(30)], "path", "one class"),
+], ids=["missing-column", "few-per-class", "one-class"])
+def test_csv_errors_name_the_argument(tmp_path, rows, argument, words):
+    from recipes.user_data import DataError, load_csv
+
+    path = _csv(tmp_path / "d.csv", ["a", "label"], rows)
+    with pytest.raises(DataError) as error:
+        load_csv(path, "y" if argument == "target" else "label")
+    assert error.value.argument == argument and words in str(error.value)
