@@ -22,6 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from callbacks import _initial_loss
 from callbacks._validation import check_positive, require_compiled
 
 SCHEDULING_CALLBACKS = (
@@ -94,49 +95,51 @@ class ChecklistReport(list):
         )
 
 
-def expected_initial_loss(y: Any, loss: str) -> float:
+def expected_initial_loss(y: Any, loss: Any, loss_weights: Any = None) -> float:
     """Return the loss an uninformed (prior-predicting) model scores on labels `y`.
 
     Cross-entropy: the entropy of the label distribution (ln C for C
-    balanced classes); binary cross-entropy: the entropy of P(y = 1); MSE: the
-    variance of the targets.
+    balanced classes); binary cross-entropy: the entropy of P(y = 1); MSE:
+    the variance of the targets; MAE: the mean absolute deviation from the
+    median. A dict or list of losses (a multi-output model) gives the sum
+    weighted by `loss_weights`. This is the lower end of checklist 1's
+    accepted band (see `check_initial_loss` for the rule).
 
     Example:
 
     ```python
     expected_initial_loss(np.arange(10).repeat(5), "sparse_categorical_crossentropy")  # 2.3026
+    expected_initial_loss(y_one_hot, keras.losses.CategoricalCrossentropy(from_logits=True))
     ```
 
     Args:
-        y: the labels (class indices, 0/1, or regression targets).
-        loss: `"sparse_categorical_crossentropy"`, `"binary_crossentropy"` or
-            `"mse"`.
+        y: the labels (class indices, one-hot rows, 0/1, or regression
+            targets); a dict or list with one entry per output when `loss`
+            is one.
+        loss: sparse / categorical / binary cross-entropy, MSE or MAE, as a
+            string, a `keras.losses` object or function; or a dict / list of
+            them. Anything else is a `ValueError` naming it.
+        loss_weights: weights of a dict / list of losses (default 1 each).
     """
-    labels = np.asarray(y)
-    if loss == "sparse_categorical_crossentropy":
-        p = np.bincount(labels.astype("int64").ravel()) / labels.size
-        p = p[p > 0]
-        return float(-(p * np.log(p)).sum())
-    if loss == "binary_crossentropy":
-        p = float(labels.mean())
-        return 0.0 if p in (0.0, 1.0) else float(-(p * math.log(p) + (1 - p) * math.log(1 - p)))
-    if loss == "mse":
-        return float(labels.var(axis=0).mean())
-    raise ValueError(
-        "`loss` must be 'sparse_categorical_crossentropy', 'binary_crossentropy' or 'mse' to "
-        f"know the initial loss; received {loss!r}."
-    )
+    return _initial_loss.expected(y, loss, loss_weights)[0]
 
 
 def check_initial_loss(
-    model: keras.Model, x: Any, y: Any, *, tolerance: float = 0.1
+    model: keras.Model, x: Any, y: Any, *, tolerance: float = _initial_loss.DEFAULT_TOLERANCE
 ) -> CheckResult:
     """Checklist 1: does the loss at the initial weights make sense?
 
-    An untrained model should score about the loss of predicting the label
-    priors (`expected_initial_loss`); much higher means a bad initialization
-    or an uncalibrated output. A loss far below it means the model has
-    already been trained, and the check does not apply.
+    The one rule of the package (shared with `callbacks.InitialLossCheck`):
+    the compiled loss (without regularization) on `(x, y)` passes when
+    `prior * (1 - tolerance) <= measured <= uninformed * (1 + tolerance)`,
+    with `prior` the loss of predicting the label priors
+    (`expected_initial_loss`) and `uninformed` the loss of uniform
+    probabilities (ln C, ln 2) or of a zero prediction (regression). Higher
+    means a bad initialization or an uncalibrated output. Lower means the
+    model has already been trained, and the check does not apply (passes,
+    with a note). Supported losses and label checks: see
+    `callbacks.InitialLossCheck`; multi-output models sum the outputs with
+    their `loss_weights`.
 
     Example:
 
@@ -146,21 +149,19 @@ def check_initial_loss(
 
     Args:
         model: a compiled, untrained model.
-        x: inputs.
-        y: labels.
-        tolerance: accepted relative distance from the expected loss (> 0).
+        x: inputs (at most the first 4096 samples are used).
+        y: labels (a list / dict per output for a multi-output model).
+        tolerance: relative slack of the accepted band (> 0).
     """
     require_compiled(model, "check_initial_loss")
     check_positive("tolerance", tolerance)
-    measured = float(model.evaluate(x, y, verbose=0, return_dict=True)["loss"])
-    expected = expected_initial_loss(y, model.loss if isinstance(model.loss, str) else "")
-    margin = tolerance * max(expected, 1e-8)
-    already_trained = measured < expected - margin
-    passed = already_trained or abs(measured - expected) <= margin
-    shown = f"{measured:.4f}" + (" (below the prior: the model is already trained)"
-                                 if already_trained else "")
+    result = _initial_loss.measure(model, x, y, tolerance)
+    shown = f"{result.measured:.4f}" + (" (below the prior: the model is already trained)"
+                                        if result.status == "below" else "")
+    expected = (f"{result.prior:.4f}" if math.isclose(result.prior, result.uninformed)
+                else f"{result.prior:.4f} to {result.uninformed:.4f}")
     return CheckResult(
-        "1. initial loss", passed, shown, f"{expected:.4f}",
+        "1. initial loss", result.passed, shown, f"{expected} (+/-{tolerance:.0%})",
         "the output layer is not calibrated or the initialization is too large: use "
         "recipes.build_dnn (calibrated output) and the initializer that matches the "
         "activation (He for ReLU/ELU, Glorot for tanh/sigmoid, LeCun for SELU)",

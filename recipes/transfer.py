@@ -5,8 +5,8 @@ training model B never changes model A: `keras.Sequential(model_A.layers[:-1])`
 would share A's layer objects and every step on B would silently change A
 (ageron/handson-ml2#454). `fine_tune` runs the two phases: the new head alone
 on frozen reused layers, then everything with a lower learning rate.
-`freeze`, `unfreeze` and `trainable_summary` live in `recipes.freezing` and
-`fold_batch_norm` in `recipes.folding`; they are importable from here too.
+`freeze`, `unfreeze` and `trainable_summary` live in `recipes.freezing`,
+`fold_batch_norm` in `recipes.folding`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from typing import Any
 import keras
 
 from callbacks._validation import check_choice, check_non_negative, check_positive
-from recipes.folding import FoldResult, fold_batch_norm
-from recipes.freezing import freeze, layer_index, recompile, trainable_summary, unfreeze
+from recipes import freezing
+from recipes.freezing import layer_index, recompile
 from recipes.heads import TASKS, output_layer
 from recipes.optimizers import compile_recipe, infer_task
 
-__all__ = [
-    "FoldResult", "fine_tune", "fold_batch_norm", "freeze", "reuse_pretrained",
-    "trainable_summary", "unfreeze",
-]
+__all__ = ["fine_tune", "reuse_pretrained"]
 
 DEFAULT_LEARNING_RATE = 1e-3
 """Head-phase learning rate of `fine_tune` for a model that is not compiled yet."""
@@ -259,9 +256,9 @@ def fine_tune(
     top = layer_index(model, until, "until", allow_end=True)
     compiled = getattr(model, "compiled", False) and model.optimizer is not None
     if top:
-        freeze(model, until=top, recompile=False)
+        freezing.freeze(model, until=top, recompile=False)
     if top < len(model.layers):
-        unfreeze(model, start=top, recompile=False)
+        freezing.unfreeze(model, start=top, recompile=False)
     if compiled:
         recompile(model, learning_rate=learning_rate)
     else:
@@ -275,7 +272,8 @@ def fine_tune(
         histories.append(_fit(model, train, valid, epochs=head_epochs, **fit_kwargs))
     if epochs:
         fine_rate = fine_tune_learning_rate or rate * FINE_TUNE_RATE_FACTOR
-        unfreeze(model, learning_rate=fine_rate, keep_batch_norm_frozen=keep_batch_norm_frozen)
+        freezing.unfreeze(model, learning_rate=fine_rate,
+                          keep_batch_norm_frozen=keep_batch_norm_frozen)
         histories.append(_fit(model, train, valid, initial_epoch=head_epochs,
                               epochs=head_epochs + epochs, **fit_kwargs))
     for history in histories:

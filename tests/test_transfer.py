@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from recipes.data import split_for_transfer
+from recipes.freezing import unfreeze
 from recipes.models import build_dnn
 from recipes.optimizers import compile_recipe
-from recipes.transfer import fine_tune, reuse_pretrained, unfreeze
+from recipes.transfer import fine_tune, reuse_pretrained
 
 
 @pytest.fixture(scope="module")
