@@ -89,7 +89,7 @@ def summarize(runs: list[dict[str, list[float]]], target: float) -> dict[str, fl
             "val_accuracy": float(acc.mean()), "val_accuracy_sd": sd(acc)}
 
 
-def _row(label: str, s: dict[str, float]) -> str:
+def row(label: str, s: dict[str, float]) -> str:
     reached = s["epoch_below_target"] if s["epoch_below_target"] is not None else "never"
     return (f"| {label} | {reached} | {s['loss_at_quarter']:.3f} | {s['final_loss']:.4f} | "
             f"{s['val_loss']:.3f} +- {s['val_loss_sd']:.3f} | "
@@ -126,7 +126,7 @@ def main() -> None:
         summary = summarize(runs, args.target)
         curves[f"{name} ({rate:g})"] = [r["loss"] for r in runs]
         raw["optimizers"][name] = {"rate": rate, "tuning_val_loss": scores, **summary}
-        rows.append(_row(f"{name} @ {rate:g}", summary))
+        rows.append(row(f"{name} @ {rate:g}", summary))
         print(f"  {name}: rate {rate:g} (tuning val losses "
               f"{ {k: round(v, 3) for k, v in scores.items()} })", flush=True)
     print(header.format("optimizer @ tuned rate", args.target, quarter))
@@ -139,7 +139,7 @@ def main() -> None:
             summary = summarize(runs, args.target)
             raw["momentum"][str(momentum)] = summary
             effective = args.momentum_rate / (1 - momentum)
-            rows.append(_row(f"momentum {momentum} (effective rate {effective:.3g})", summary))
+            rows.append(row(f"momentum {momentum} (effective rate {effective:.3g})", summary))
         print(f"\nSGD at {args.momentum_rate}, lecture 000's momentum grid:")
         print(header.format("momentum", args.target, quarter))
         print("\n".join(rows))
