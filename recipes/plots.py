@@ -361,3 +361,116 @@ def plot_learning_curves(
         ax.grid(alpha=0.3)
         ax.legend()
     return list(axes)
+
+
+# ---------------------------------------------------------------------------
+# Measured lecture tables (branch notebooks: benchmarks/activation_ranking.py,
+# benchmarks/optimizer_comparison.py; lecture 001's activation ranking and table 11-2)
+# ---------------------------------------------------------------------------
+
+__all__ += ["plot_seed_spread", "plot_mean_curves"]
+
+
+def plot_seed_spread(
+    results: Mapping[str, Sequence[float]],
+    *,
+    ylabel: str = "validation accuracy",
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Plot one bar per entry (mean over seeds) with its spread and every seed as a dot.
+
+    Example:
+
+    ```python
+    plot_seed_spread({"selu": [0.93, 0.95], "elu": [0.96, 0.97]},
+                     title="activation ranking, 5 seeds")
+    ```
+
+    Args:
+        results: name -> one value per seed (at least one), in the order to draw.
+        ylabel: the y-axis label.
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    import numpy as np
+
+    if not isinstance(results, Mapping) or not results or any(
+        len(v) == 0 for v in results.values()
+    ):
+        raise ValueError(
+            "`results` must be a non-empty mapping of name -> values per seed; "
+            f"received {results!r}."
+        )
+    ax = _axes(ax)
+    names = list(results)
+    for i, name in enumerate(names):
+        values = np.asarray(results[name], dtype=float)
+        spread = values.std(ddof=1) if len(values) > 1 else 0.0
+        ax.bar(i, values.mean(), yerr=spread, capsize=4, alpha=0.6)
+        ax.plot(np.full(len(values), i), values, "k.", markersize=4)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def plot_mean_curves(
+    curves: Mapping[str, Sequence[Sequence[float]]],
+    *,
+    ylabel: str = "training loss",
+    log: bool = True,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Plot per-epoch curves averaged over seeds (line) with their min-max band.
+
+    Example:
+
+    ```python
+    plot_mean_curves({"sgd": [[2.3, 1.1, 0.7], [2.3, 1.2, 0.8]],
+                      "adam": [[2.0, 0.4, 0.2], [2.1, 0.5, 0.2]]})
+    ```
+
+    Args:
+        curves: name -> one curve per seed (equal lengths), values per epoch.
+        ylabel: the y-axis label.
+        log: log-scale y axis.
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError(f"`curves` must be a non-empty mapping; received {curves!r}.")
+    ax = _axes(ax)
+    colours = plt.cm.tab20(np.linspace(0, 1, 20))
+    for i, (name, runs) in enumerate(curves.items()):
+        lengths = {len(run) for run in runs} if isinstance(runs, Sequence) else set()
+        if len(lengths) != 1 or 0 in lengths:
+            raise ValueError(
+                f"`curves[{name!r}]` must be a list of equal-length curves; received {runs!r}."
+            )
+        values = np.asarray(runs, dtype=float)
+        epochs = np.arange(1, values.shape[1] + 1)
+        colour = colours[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20]
+        ax.plot(epochs, values.mean(axis=0), color=colour, label=name)
+        ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=colour, alpha=0.15)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", ncol=2)
+    return ax

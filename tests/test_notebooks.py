@@ -63,3 +63,25 @@ def test_start_up_noise_is_stripped_and_other_stderr_kept() -> None:
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_stored_outputs_carry_no_start_up_noise(path: Path) -> None:
     assert strip_startup_noise(nbformat.read(path, as_version=4)) == 0
+
+
+def _output_texts(output: dict) -> list[str]:
+    if output.get("output_type") == "stream":
+        return [output.get("text", "")]
+    if output.get("output_type") == "error":
+        return [output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
+    data = output.get("data", {})
+    return [data[key] for key in ("text/plain", "text/html", "text/markdown") if key in data]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_stored_outputs_are_clean(path: Path) -> None:
+    """No error outputs, no ANSI escape codes (progress bars), and every code cell was executed."""
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    outputs = [output for cell in code for output in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    texts = ["".join(t) if isinstance(t, list) else t for o in outputs for t in _output_texts(o)]
+    assert not [t for t in texts if "\x1b[" in t], "ANSI escape codes in stored outputs"
+    assert not [t for t in texts if "Traceback (most recent call last)" in t]
+    assert all(cell.get("execution_count") for cell in code if cell.source.strip())

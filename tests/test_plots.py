@@ -60,3 +60,24 @@ def test_plot_learning_curves_training_and_validation():
         plot_learning_curves(logs, ["f1"])
     with pytest.raises(ValueError, match="history"):
         plot_learning_curves({})
+
+
+# --- measured lecture tables (branch notebooks): plot_seed_spread, plot_mean_curves ---
+
+
+def test_plot_seed_spread_and_mean_curves():
+    from recipes.plots import plot_mean_curves, plot_seed_spread
+
+    ax = plot_seed_spread({"selu": [0.9, 0.92, 0.94], "elu": [0.95]}, title="t")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["selu", "elu"]
+    assert [round(p.get_height(), 3) for p in ax.patches] == [0.92, 0.95]
+    assert ax.get_title() == "t"
+    ax = plot_mean_curves({"sgd": [[2.0, 1.0], [2.2, 1.2]], "adam": [[1.0, 0.1], [1.0, 0.1]]})
+    assert [line.get_label() for line in ax.get_lines()] == ["sgd", "adam"]
+    assert list(ax.get_lines()[0].get_ydata()) == pytest.approx([2.1, 1.1])
+    assert ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="results"):
+        plot_seed_spread({})
+    with pytest.raises(ValueError, match="curves"):
+        plot_mean_curves({"sgd": [[1.0, 2.0], [1.0]]})
+    plt.close("all")

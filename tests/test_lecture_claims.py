@@ -1,0 +1,537 @@
+"""Every numeric claim of the lectures, recomputed (and the slides' slips).
+
+Each test is named after its claim, cites the deck (`/work/shared/seeds/`,
+decks 000-004) and recomputes the number from Keras, the package or a
+NumPy derivation; none only restates a constant. Backend-neutral: NumPy,
+`keras.ops`, Keras optimizers' `apply`, and `_autodiff` below (the one
+place that picks the backend's gradient function).
+
+| id  | deck | claim |
+| --- | ---- | ----- |
+| C1  | 000 | initial loss of an uninformed 10-class softmax is -ln(0.1) = 2.3026 |
+| C2  | 001 | sigmoid'(0) = 1/4, the largest value of sigmoid' |
+| C3  | 001 | 1000 inputs, 500 active, bias: output std sqrt(501) = 22.4 (N(0, 1) weights), |
+|     |     | sqrt(3/2) with weight std 1/sqrt(n_in) |
+| C4  | 001 | Glorot uniform draws from [-r, r], r = sqrt(6 / (n_in + n_out)) |
+| C5  | 001 | table 11-1 variances: Glorot 1/fan_avg, He 2/fan_in, LeCun 1/fan_in |
+| C6  | 001 | each BN layer adds 4 parameters per input, 2 of them trainable (gamma, beta) |
+| C7  | 001 | clipvalue: [0.9, 1000] -> [0.9, 1.0] |
+| C8  | 001 | clipnorm: [0.9, 1000] -> unit-norm direction (see slip S2) |
+| C9  | 001 | power scheduling eta(t) = eta0 / (1 + t/s)^c; Keras's `decay` = 1/s, c = 1 |
+| C10 | 003 | BP1-BP4 give the same gradients as automatic differentiation |
+| C11 | 000 | one hidden sigmoid layer: dL/dW2 = dL/do h, dL/dW1 = dL/do W2 h(1-h) x |
+| C12 | 003 | deck 003's net (two sigmoid hidden layers, sigmoid output), quadratic and CE costs |
+| C13 | 004 | momentum is an EMA m = beta m + (1-beta) g; E[m_k] = (1 - beta^k) E[g] (bias) |
+| C14 | 001/004 | Adam (both moments, bias-corrected) = keras.optimizers.Adam, step for step |
+| C15 | 001 | Keras's Adam epsilon is 1e-7 |
+| C16 | 001 | table 11-2: momentum beats SGD; adaptive methods fast; AdaGrad stops too early |
+| C17 | 002 | 2000 samples, batch 500 -> 4 iterations per epoch; < 3000 samples: full batch |
+| C18 | 000 | default batch size 32, default learning rate 0.01 |
+
+Slips (README "Notes on the slides"): S1 000 dL/do of (y-o)^2 written 2(y-o);
+S2 001 clipnorm fed [0.9, 1000] but printed for [0.9, 100]; S3 001 ELU with the
+threshold at z < 1; S4 001 better init written std sqrt(n_in); S5 001
+`LeakyReLU(alpha=0.2)` (Keras 3: `negative_slope`, default 0.3; text: 0.01);
+S6 002 log loss "returns values between 0 and 1"; S7 001 pre-Keras-3 `lr=` /
+`decay=`. ("Table 11-2" naming two tables in 001 has nothing to recompute; README.)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import recipes
+from recipes import checks
+
+# ----------------------------------------------------------------- helpers
+
+
+def _autodiff(fn, params: list[np.ndarray]) -> list[np.ndarray]:
+    """Gradient of the scalar `fn(*tensors)` w.r.t. every array in `params` (float32)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        grads = jax.grad(lambda ps: fn(*ps))([np.asarray(p, "float32") for p in params])
+        return [np.asarray(g, "float64") for g in grads]
+    if backend == "torch":  # pragma: no cover - torch is not installed here
+        import torch
+
+        ts = [torch.tensor(np.asarray(p, "float32"), requires_grad=True) for p in params]
+        fn(*ts).backward()
+        return [t.grad.numpy().astype("float64") for t in ts]
+    import tensorflow as tf
+
+    vs = [tf.Variable(np.asarray(p, "float32")) for p in params]
+    with tf.GradientTape() as tape:
+        value = fn(*vs)
+    return [g.numpy().astype("float64") for g in tape.gradient(value, vs)]
+
+
+def _np(tensor) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(tensor), dtype="float64")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _apply_steps(optimizer: keras.optimizers.Optimizer, theta0, grad_fn, steps: int) -> np.ndarray:
+    """Run `optimizer` on a float32 variable; return the path (steps + 1, dim)."""
+    var = keras.Variable(np.asarray(theta0, "float32"))
+    path = [np.asarray(theta0, "float64")]
+    for _ in range(steps):
+        g = np.asarray(grad_fn(_np(var)), "float32")
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [var])
+        path.append(_np(var))
+    return np.array(path)
+
+
+def _one_update(optimizer: keras.optimizers.Optimizer, grad) -> np.ndarray:
+    """The change of a zero variable after one step with gradient `grad`."""
+    return _apply_steps(optimizer, np.zeros(len(grad)), lambda _: grad, 1)[1]
+
+
+# Deck 001's ill-conditioned valley f = (theta_1^2 + 100 theta_2^2) / 2.
+_CURVATURE = np.array([1.0, 100.0])
+
+
+def _valley(theta: np.ndarray) -> float:
+    return float(0.5 * np.sum(_CURVATURE * theta**2))
+
+
+def _valley_grad(theta: np.ndarray) -> np.ndarray:
+    return _CURVATURE * theta
+
+
+# ------------------------------------------------------------------ claims
+
+
+def test_C1_initial_loss_is_ln10_deck000() -> None:
+    y = np.arange(10).repeat(7)
+    uniform = keras.ops.softmax(keras.ops.zeros((len(y), 10)))
+    value = float(np.mean(_np(keras.losses.sparse_categorical_crossentropy(y, uniform))))
+    assert value == pytest.approx(-math.log(0.1), abs=1e-5)
+    assert round(value, 4) == 2.3026
+    assert checks.expected_initial_loss(y, "sparse_categorical_crossentropy") == pytest.approx(
+        value, abs=1e-5
+    )
+    # build_dnn's calibrated output starts there (checklist 1)
+    keras.utils.set_random_seed(0)
+    model = recipes.build_dnn((16,), 10, hidden=(32, 32))
+    x = np.random.default_rng(0).normal(size=(len(y), 16)).astype("float32")
+    initial = float(
+        np.mean(_np(keras.losses.sparse_categorical_crossentropy(y, model.predict(x, verbose=0))))
+    )
+    assert initial == pytest.approx(value, abs=0.05)
+
+
+def test_C2_sigmoid_derivative_at_zero_is_quarter_deck001() -> None:
+    z = np.linspace(-6, 6, 121)
+    (grad,) = _autodiff(lambda t: keras.ops.sum(keras.ops.sigmoid(t)), [z])
+    assert grad[60] == pytest.approx(0.25, abs=1e-6)  # z = 0
+    assert np.argmax(grad) == 60 and grad.max() <= 0.25 + 1e-6
+    np.testing.assert_allclose(grad, _sigmoid(z) * (1 - _sigmoid(z)), atol=1e-6)
+    # ten sigmoid layers with unit weights: the gradient shrinks at least (1/4)^depth
+    assert np.prod(np.full(9, grad.max())) == pytest.approx(0.25**9, rel=1e-5)
+
+
+def _output_std(
+    weight_std: float, n_in: int = 1000, active: int = 500, samples: int = 20000
+) -> float:
+    rng = np.random.default_rng(1)
+    x = np.zeros(n_in)
+    x[:active] = 1.0
+    w = rng.normal(0.0, weight_std, size=(samples, n_in))
+    b = rng.normal(0.0, 1.0, size=samples)
+    return float(np.std(w @ x + b))
+
+
+def test_C3_std_of_sum_sqrt501_vs_sqrt_three_halves_deck001() -> None:
+    unit = _output_std(1.0)
+    scaled = _output_std(1.0 / math.sqrt(1000))
+    assert unit == pytest.approx(math.sqrt(501), rel=0.02)
+    assert round(math.sqrt(501), 1) == 22.4
+    assert scaled == pytest.approx(math.sqrt(3 / 2), rel=0.02)
+
+
+def test_C4_glorot_uniform_limit_deck001() -> None:
+    n_in, n_out = 300, 100
+    r = math.sqrt(6 / (n_in + n_out))
+    w = _np(keras.initializers.GlorotUniform(seed=3)((n_in, n_out)))
+    assert np.abs(w).max() <= r + 1e-7
+    assert np.abs(w).max() > 0.99 * r
+    assert w.var() == pytest.approx(r**2 / 3, rel=0.03)  # uniform on [-r, r]
+
+
+@pytest.mark.parametrize(
+    "activation, expected",
+    [
+        ("tanh", lambda fi, fo: 2 / (fi + fo)),  # Glorot: 1 / fan_avg
+        ("sigmoid", lambda fi, fo: 2 / (fi + fo)),
+        ("relu", lambda fi, fo: 2 / fi),  # He
+        ("elu", lambda fi, fo: 2 / fi),
+        ("selu", lambda fi, fo: 1 / fi),  # LeCun
+    ],
+)
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+def test_C5_initializer_variances_table_11_1_deck001(activation, expected, distribution) -> None:
+    fan_in, fan_out = 800, 400
+    name = recipes.initializer_for(activation, distribution)
+    initializer = keras.initializers.get({"class_name": name, "config": {"seed": 7}})
+    w = _np(initializer((fan_in, fan_out)))
+    assert w.var() == pytest.approx(expected(fan_in, fan_out), rel=0.02)
+    assert abs(w.mean()) < 0.01 * w.std()
+
+
+def test_C6_batch_norm_adds_four_parameters_per_input_two_trainable_deck001() -> None:
+    # deck 001's snippet: Flatten(28x28), BN, Dense(300, elu), BN, Dense(100, elu), BN, Dense(10)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(300, activation="elu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(100, activation="elu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.input.shape[-1]
+            assert sum(int(np.prod(w.shape)) for w in layer.weights) == 4 * n
+            assert sum(int(np.prod(w.shape)) for w in layer.trainable_weights) == 2 * n
+    non_trainable = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    assert non_trainable == 2 * (784 + 300 + 100)
+
+
+def test_C7_clipvalue_deck001() -> None:
+    update = _one_update(
+        recipes.make_optimizer("sgd", learning_rate=1.0, clipvalue=1.0), [0.9, 1000.0]
+    )
+    np.testing.assert_allclose(-update, [0.9, 1.0], rtol=1e-6)
+
+
+def test_C8_clipnorm_and_slip_S2_deck001() -> None:
+    for fed, printed_by_keras in [
+        ([0.9, 1000.0], [0.00089999964, 0.9999996]),
+        ([0.9, 100.0], [0.00899964, 0.9999595]),
+    ]:  # S2: the slide's print
+        update = -_one_update(recipes.make_optimizer("sgd", learning_rate=1.0, clipnorm=1.0), fed)
+        by_hand = np.array(fed) / np.linalg.norm(fed)
+        np.testing.assert_allclose(update, by_hand, rtol=1e-6)
+        np.testing.assert_allclose(update, printed_by_keras, rtol=1e-6)
+        assert np.linalg.norm(update) == pytest.approx(1.0, rel=1e-6)
+    # the slide's printed first component belongs to [0.9, 100], not [0.9, 1000]
+    assert 0.9 / math.hypot(0.9, 100) == pytest.approx(0.00899964, rel=1e-5)
+    assert 0.9 / math.hypot(0.9, 1000) != pytest.approx(0.00899964, rel=1e-2)
+
+
+def test_C9_power_schedule_and_decay_is_one_over_s_deck001() -> None:
+    eta0, s = 0.01, 10_000
+    for c in (1.0, 0.5, 2.0):
+        schedule = recipes.PowerSchedule(eta0, s=s, c=c)
+        for t in (0, 1, 5_000, 10_000, 30_000):
+            assert float(schedule(t)) == pytest.approx(eta0 / (1 + t / s) ** c, rel=1e-6)
+    # the slide's SGD(lr=0.01, decay=1e-4): decay = 1/s, c = 1; halves at t = s
+    optimizer = recipes.make_optimizer("sgd", learning_rate=eta0, decay=1e-4)
+    var = keras.Variable(np.zeros(1, "float32"))
+    optimizer.build([var])
+    optimizer.iterations.assign(10_000)
+    assert float(optimizer.learning_rate) == pytest.approx(eta0 / 2, rel=1e-6)
+    inverse_time = keras.optimizers.schedules.InverseTimeDecay(eta0, decay_steps=1, decay_rate=1e-4)
+    assert float(inverse_time(10_000)) == pytest.approx(float(optimizer.learning_rate), rel=1e-6)
+
+
+def _sigmoid_net_grads_by_hand(params, x, y, cost):
+    """BP1-BP4 of deck 003 for a net of sigmoid layers; returns dC/dW, dC/db per layer."""
+    activations, zs = [x], []
+    for w, b in zip(params[0::2], params[1::2]):
+        zs.append(activations[-1] @ w + b)
+        activations.append(_sigmoid(zs[-1]))
+    a_out, n = activations[-1], len(x)
+    if cost == "quadratic":  # C = mean_x ||y - a||^2 ; BP1: delta = grad_a C * sigma'(z)
+        delta = (-2 * (y - a_out) / n) * a_out * (1 - a_out)
+    else:  # cross-entropy: sigma'(z) cancels, delta = (a - y) / n
+        delta = (a_out - y) / n
+    grads = []
+    for layer in range(len(zs) - 1, -1, -1):
+        grads = [activations[layer].T @ delta, delta.sum(axis=0)] + grads  # BP4, BP3
+        if layer:
+            w = params[2 * layer]
+            a = activations[layer]
+            delta = (delta @ w.T) * a * (1 - a)  # BP2
+    return grads
+
+
+def _sigmoid_net_cost(cost):
+    def fn(x, y, *params):
+        a = x
+        for w, b in zip(params[0::2], params[1::2]):
+            a = keras.ops.sigmoid(keras.ops.matmul(a, w) + b)
+        if cost == "quadratic":
+            return keras.ops.mean(keras.ops.sum((y - a) ** 2, axis=1))
+        return -keras.ops.mean(
+            keras.ops.sum(y * keras.ops.log(a) + (1 - y) * keras.ops.log(1 - a), axis=1)
+        )
+
+    return fn
+
+
+def _random_net(sizes, seed):
+    rng = np.random.default_rng(seed)
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(0, 0.8, (n_in, n_out)), rng.normal(0, 0.3, n_out)]
+    return params
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+def test_C10_bp1_to_bp4_equal_autodiff_deck003(cost) -> None:
+    params = _random_net((5, 4, 3), seed=0)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 5)), rng.uniform(0.1, 0.9, (6, 3))
+    by_hand = _sigmoid_net_grads_by_hand(params, x, y, cost)
+    fn = _sigmoid_net_cost(cost)
+    auto = _autodiff(lambda *ps: fn(np.float32(x), np.float32(y), *ps), params)
+    for h, a in zip(by_hand, auto):
+        np.testing.assert_allclose(h, a, rtol=2e-4, atol=2e-6)
+
+
+def test_C11_one_hidden_layer_gradient_by_hand_deck000() -> None:
+    rng = np.random.default_rng(2)
+    w1, w2 = rng.normal(0, 0.7, (4, 3)), rng.normal(0, 0.7, (1, 4))  # slide: z = W1 x, o = W2 h
+    x, y = rng.normal(size=3), 0.8
+    h = _sigmoid(w1 @ x)
+    o = float((w2 @ h)[0])
+    dl_do = -2 * (y - o)  # (S1: the slide writes +2(y - o))
+    dl_dw2 = dl_do * h[None, :]
+    dl_dw1 = (dl_do * w2[0] * h * (1 - h))[:, None] * x[None, :]
+
+    def loss(a, b):
+        hidden = keras.ops.sigmoid(keras.ops.matmul(a, np.float32(x)))
+        return (np.float32(y) - keras.ops.sum(b[0] * hidden)) ** 2
+
+    auto_w1, auto_w2 = _autodiff(loss, [w1, w2])
+    np.testing.assert_allclose(dl_dw1, auto_w1, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(dl_dw2, auto_w2, rtol=2e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+def test_C12_two_sigmoid_hidden_layers_and_sigmoid_output_deck003(cost) -> None:
+    params = _random_net((3, 4, 4, 2), seed=3)  # h1 = g(b1 + W1 x), h2 = g(...), o = g(...)
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(5, 3)), rng.integers(0, 2, (5, 2)).astype("float64")
+    by_hand = _sigmoid_net_grads_by_hand(params, x, y, cost)
+    fn = _sigmoid_net_cost(cost)
+    auto = _autodiff(lambda *ps: fn(np.float32(x), np.float32(y), *ps), params)
+    assert len(by_hand) == 6
+    for h, a in zip(by_hand, auto):
+        np.testing.assert_allclose(h, a, rtol=2e-4, atol=2e-6)
+    # the deepest layer gets the smallest gradient: every layer down multiplies by sigma' <= 1/4
+    norms = [np.linalg.norm(g) for g in by_hand[0::2]]
+    assert norms[0] < norms[2]
+
+
+def test_C13_momentum_is_an_ema_deck004() -> None:
+    eta, beta, steps = 0.019, 0.9, 60
+    theta0 = np.array([-4.0, 0.4])
+    keras_path = _apply_steps(
+        keras.optimizers.SGD(learning_rate=eta, momentum=beta), theta0, _valley_grad, steps
+    )
+    alpha, m, theta, ema_path = eta / (1 - beta), np.zeros(2), theta0.copy(), [theta0.copy()]
+    for _ in range(steps):
+        m = beta * m + (1 - beta) * _valley_grad(theta)  # m_{k+1} = beta m_k + (1 - beta) g_k
+        theta = theta - alpha * m
+        ema_path.append(theta.copy())
+    np.testing.assert_allclose(keras_path, np.array(ema_path), atol=2e-5)
+    assert _valley(keras_path[-1]) < _valley(theta0) / 10
+
+
+def test_C13_bias_of_the_moments_is_one_minus_beta_to_the_k_deck004() -> None:
+    rng = np.random.default_rng(5)
+    runs, steps, mean_g = 40_000, 30, 0.7
+    for beta, moment in [(0.9, 1), (0.999, 2)]:
+        m = np.zeros(runs)
+        measured = []
+        for _ in range(steps):
+            g = rng.normal(mean_g, 1.0, runs)
+            m = beta * m + (1 - beta) * g**moment
+            measured.append(m.mean())
+        target = mean_g if moment == 1 else mean_g**2 + 1.0  # E[g], E[g^2]
+        k = np.arange(1, steps + 1)
+        np.testing.assert_allclose(np.array(measured), (1 - beta**k) * target, rtol=0.03)
+        corrected = np.array(measured) / (1 - beta**k)
+        np.testing.assert_allclose(corrected, target, rtol=0.03)
+        assert measured[0] < 0.15 * target  # uncorrected: far below at k = 1
+
+
+def _adam_by_hand(theta0, grad_fn, lr, beta1, beta2, eps, steps):
+    theta, m, v, path = np.array(theta0, "float64"), 0.0, 0.0, [np.array(theta0, "float64")]
+    for k in range(1, steps + 1):
+        g = grad_fn(theta)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1**k), v / (1 - beta2**k)
+        # Keras adds epsilon to sqrt(v) before the correction: eps_hat = eps / sqrt(1 - beta2^k)
+        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps / math.sqrt(1 - beta2**k))
+        path.append(theta.copy())
+    return np.array(path)
+
+
+def test_C14_adam_by_hand_equals_keras_adam_step_for_step_deck001_deck004() -> None:
+    lr, beta1, beta2, eps, steps = 0.05, 0.9, 0.999, 1e-7, 40
+    theta0 = np.array([-4.0, 0.4])
+    keras_path = _apply_steps(
+        keras.optimizers.Adam(lr, beta_1=beta1, beta_2=beta2, epsilon=eps),
+        theta0,
+        _valley_grad,
+        steps,
+    )
+    hand = _adam_by_hand(theta0, _valley_grad, lr, beta1, beta2, eps, steps)
+    np.testing.assert_allclose(np.diff(keras_path, axis=0), np.diff(hand, axis=0), atol=3e-5)
+    np.testing.assert_allclose(keras_path, hand, atol=2e-4)
+    # bias correction makes the first step exactly lr in every coordinate
+    np.testing.assert_allclose(np.abs(keras_path[1] - keras_path[0]), lr, rtol=1e-4)
+
+
+def test_C15_adam_epsilon_recovered_from_a_step_deck001() -> None:
+    # first Keras Adam step with gradient g: lr g / (|g| + eps / sqrt(1 - beta_2)); solve for eps
+    lr, g = 1.0, 1e-6
+    for optimizer in (keras.optimizers.Adam(learning_rate=lr), recipes.make_optimizer("adam", lr)):
+        step = -_one_update(optimizer, [g])[0]
+        assert g * (lr / step - 1) * math.sqrt(1 - 0.999) == pytest.approx(1e-7, rel=1e-3)
+    # and with a zero gradient epsilon keeps the step finite (zero)
+    assert _one_update(keras.optimizers.Adam(), [0.0])[0] == 0.0
+
+
+def test_C16_optimizer_table_deck001() -> None:
+    theta0, steps = np.array([-4.0, 0.4]), 100
+    final = {
+        name: _valley(
+            _apply_steps(
+                recipes.make_optimizer(name, learning_rate=rate), theta0, _valley_grad, steps
+            )[-1]
+        )
+        for name, rate in [("sgd", 0.01), ("momentum", 0.01), ("nesterov", 0.01)]
+    }
+    # convergence speed: SGD * < momentum ** = Nesterov **
+    assert final["momentum"] < final["sgd"] / 10 and final["nesterov"] < final["sgd"] / 10
+    # adaptive methods: the first steps move each coordinate by about lr whatever the gradient scale
+    tiny = lambda theta: 1e-4 * theta  # noqa: E731 - a nearly flat loss
+    start = np.array([1.0])
+    moved = {
+        name: abs(
+            _apply_steps(recipes.make_optimizer(name, learning_rate=0.01), start, tiny, 10)[-1, 0]
+            - 1
+        )
+        for name in ("sgd", "rmsprop", "adam", "nadam", "adamax", "adagrad")
+    }
+    for name in ("rmsprop", "adam", "nadam", "adamax"):
+        assert moved[name] > 100 * moved["sgd"], (name, moved)
+    # AdaGrad "stops too early": its per-coordinate rate lr / sqrt(sum g^2) decays like 1/sqrt(k),
+    # RMSProp's does not (constant gradient, 400 steps)
+    slope = lambda theta: np.ones_like(theta)  # noqa: E731
+    travelled = {
+        name: abs(
+            _apply_steps(recipes.make_optimizer(name, learning_rate=0.01), start, slope, 400)[-1, 0]
+            - 1
+        )
+        for name in ("adagrad", "rmsprop")
+    }
+    assert travelled["adagrad"] < 0.15 * travelled["rmsprop"]
+    assert travelled["adagrad"] == pytest.approx(
+        0.01 * sum(1 / math.sqrt(k + 0.1) for k in range(1, 401)), rel=0.05
+    )
+
+
+def test_C17_iterations_per_epoch_2000_over_500_is_4_deck002() -> None:
+    x = np.random.default_rng(6).normal(size=(2000, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    model.fit(x, y, batch_size=500, epochs=2, verbose=0)
+    assert int(model.optimizer.iterations) == 2 * math.ceil(2000 / 500) == 8
+    # fewer than 3000 samples: the whole set as one batch, one iteration per epoch
+    model.fit(x, y, batch_size=len(x), epochs=3, verbose=0)
+    assert int(model.optimizer.iterations) == 8 + 3
+
+
+def test_C18_default_batch_32_and_learning_rate_001_deck000() -> None:
+    x = np.zeros((100, 2), "float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(), "mse")
+    model.fit(x, np.zeros((100, 1)), epochs=1, verbose=0)  # no batch_size given
+    assert int(model.optimizer.iterations) == math.ceil(100 / 32) == 4
+    for optimizer in (keras.optimizers.SGD(), recipes.make_optimizer("sgd")):
+        assert -_one_update(optimizer, [1.0])[0] == pytest.approx(0.01, rel=1e-6)
+
+
+# ------------------------------------------------------------------- slips
+
+
+def test_S1_sign_of_dl_do_deck000() -> None:
+    o, y = np.array([0.3, 1.7]), np.array([1.0, 1.0])
+    (grad,) = _autodiff(lambda t: keras.ops.sum((np.float32(y) - t) ** 2), [o])
+    np.testing.assert_allclose(grad, -2 * (y - o), rtol=1e-6)
+    assert np.all(np.sign(grad) == -np.sign(2 * (y - o)))  # the slide's sign is wrong
+    step = 0.1
+    assert np.sum((y - (o - step * grad)) ** 2) < np.sum((y - o) ** 2)
+    assert np.sum((y - (o - step * 2 * (y - o))) ** 2) > np.sum((y - o) ** 2)  # uphill
+
+
+def test_S3_elu_threshold_is_zero_not_one_deck001() -> None:
+    z = np.array([-1.0, 0.5, 0.99, 1.0])
+    keras_elu = _np(keras.activations.elu(z))
+    slide = np.where(z < 1, np.exp(z) - 1, z)  # alpha (e^z - 1) for z < 1
+    np.testing.assert_allclose(keras_elu, np.where(z < 0, np.exp(z) - 1, z), rtol=1e-6)
+    assert keras_elu[1] == pytest.approx(0.5) and slide[1] == pytest.approx(0.6487, abs=1e-4)
+    assert slide[2] == pytest.approx(math.e**0.99 - 1) and slide[2] - slide[3] > 0.6  # jumps at 1
+
+
+def test_S4_std_sqrt_n_in_instead_of_one_over_sqrt_n_in_deck001() -> None:
+    as_written = _output_std(math.sqrt(1000), samples=4000)
+    assert as_written == pytest.approx(math.sqrt(500 * 1000 + 1), rel=0.05)  # about 707, not 1.22
+    assert as_written > 30 * _output_std(1.0, samples=4000)
+
+
+def test_S5_leaky_relu_alpha_is_negative_slope_in_keras3_deck001() -> None:
+    z = np.array([-10.0, 2.0])
+    np.testing.assert_allclose(_np(keras.layers.LeakyReLU()(z)), [-3.0, 2.0], rtol=1e-6)
+    with pytest.warns(UserWarning, match="negative_slope"):
+        slide = keras.layers.LeakyReLU(alpha=0.2)
+    np.testing.assert_allclose(_np(slide(z)), [-2.0, 2.0], rtol=1e-6)
+    common = keras.layers.LeakyReLU(negative_slope=0.01)
+    np.testing.assert_allclose(_np(common(z)), [-0.1, 2.0], rtol=1e-6)
+
+
+def test_S6_log_loss_is_not_bounded_by_one_deck002() -> None:
+    y = np.array([1.0, 1.0, 0.0])
+    p = np.array([0.1, 0.01, 0.5])
+    values = _np(keras.losses.binary_crossentropy(y[:, None], p[:, None]))
+    np.testing.assert_allclose(values, -np.log([0.1, 0.01, 0.5]), rtol=1e-4)
+    assert values[0] > 1 and values[1] > 4  # -ln(0.1) = 2.30, -ln(0.01) = 4.61
+
+
+def test_S7_pre_keras3_spelling_deck001() -> None:
+    with pytest.raises(ValueError, match="lr"):
+        keras.optimizers.SGD(lr=0.01)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dropped = keras.optimizers.SGD(learning_rate=0.01, decay=1e-4)
+    assert any("decay" in str(w.message) for w in caught)
+    var = keras.Variable(np.zeros(1, "float32"))
+    dropped.build([var])
+    dropped.iterations.assign(10_000)
+    assert float(dropped.learning_rate) == pytest.approx(0.01)  # the schedule vanished
+    kept = recipes.make_optimizer("sgd", learning_rate=0.01, decay=1e-4)
+    kept.build([var])
+    kept.iterations.assign(10_000)
+    assert float(kept.learning_rate) == pytest.approx(0.005, rel=1e-6)
