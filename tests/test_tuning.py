@@ -223,7 +223,6 @@ def _package_callbacks():
     return made
 
 
-@pytest.mark.tensorflow_only(reason="the gradient callbacks (GradientNormLogger) need TensorFlow")
 def test_package_callbacks_work_inside_search(tmp_path, digits):
     callbacks = _package_callbacks()
     hypermodel = DNNHyperModel(digits.input_shape, digits.n_classes, fast=False, **SMALL)
