@@ -334,7 +334,8 @@ def test_sigmoid_glorot_vanishes_in_first_epoch():
     assert event["kind"] == "vanishing" and event["epoch"] == 0 and event["step"] < 45
     assert event["ratio"] < 1e-4 and event["lower"] != event["upper"]
     assert event["lower"] in event["message"] and "BatchNormalization" in event["message"]
-    assert "He initialization" in event["message"] and "lower learning rate" in event["message"]
+    # remedies fit the finding: a vanishing sigmoid net needs no lower learning rate
+    assert "He initialization" in event["message"] and "learning rate" not in event["message"]
 
 
 def test_tanh_large_normal_init_explodes():
