@@ -354,9 +354,12 @@ class VanishingGradientDetector(_TapClient):
         self.every = int(check_positive("every", every, integer=True))
         self.action = check_choice("action", action, ACTIONS)
         self.events: list[dict[str, Any]] = []
+        self.summary: dict[str, Any] = {}
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
+        self.summary = {"checks": 0, "ratio_min": np.nan, "ratio_max": np.nan,
+                        "global_norm_max": np.nan}
         self._reported: set[str] = set()
         self._streak = {"vanishing": 0, "exploding": 0}
         self._facts = _gradient_health.describe(self.model, self._tap.variables)
@@ -401,6 +404,7 @@ class VanishingGradientDetector(_TapClient):
             too_steep = ratio > self.exploding_ratio
             huge = global_norm > self.max_norm
         own = steps % self.every == 0
+        self._summarize(ratio[own & finite], global_norm[own & finite])
         for i in range(len(rows)):
             if not finite[i]:
                 self._report("non_finite", int(steps[i]), self._info(rows[i], relative[i]))
@@ -413,6 +417,15 @@ class VanishingGradientDetector(_TapClient):
                 self._streak[kind] = self._streak[kind] + 1 if hit else 0
                 if self._streak[kind] >= self.patience:
                     self._report(kind, int(steps[i]), self._info(rows[i], relative[i]))
+
+    def _summarize(self, ratio: np.ndarray, global_norm: np.ndarray) -> None:
+        """Keep the extremes of what was measured on the finite checked steps (`.summary`)."""
+        summary = self.summary
+        summary["checks"] += len(global_norm)
+        for key, values, pick in (("ratio_min", ratio, np.fmin), ("ratio_max", ratio, np.fmax),
+                                  ("global_norm_max", global_norm, np.fmax)):
+            if len(values) and not np.isnan(values).all():
+                summary[key] = float(pick(summary[key], pick.reduce(values[~np.isnan(values)])))
 
     def _info(self, record: np.ndarray, relative: np.ndarray) -> dict[str, Any]:
         """Details of one row for a finding (layer names are the model's)."""

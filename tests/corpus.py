@@ -251,6 +251,7 @@ def multi_io(seed: int = 0, n: int = 256) -> Case:
     return Case("multi_io", model, inputs, targets, metric="digit_accuracy")
 
 
+@keras.saving.register_keras_serializable(package="corpus")
 class CustomStep(keras.Model):
     """A Functional model subclass with its own `train_step` (Keras's "customizing fit" guide)."""
 
@@ -321,6 +322,7 @@ def custom_step(seed: int = 0, n: int = 256) -> Case:
     return Case("custom_step", model, x.reshape(len(x), -1), y)
 
 
+@keras.saving.register_keras_serializable(package="corpus")
 class GAN(keras.Model):
     """A GAN with two optimizers applied inside `train_step` (Keras's GAN example).
 
@@ -340,13 +342,26 @@ class GAN(keras.Model):
     def call(self, x: Any) -> Any:
         return self.discriminator(x)
 
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "latent_dim": self.latent_dim,
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "generator": keras.saving.serialize_keras_object(self.generator)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GAN:
+        config = dict(config)
+        for key in ("discriminator", "generator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
     @property
     def metrics(self) -> list[Any]:
         return [self.d_loss_tracker, self.g_loss_tracker]
 
-    def compile(self, d_optimizer: Any, g_optimizer: Any, **kwargs: Any) -> None:
+    def compile(self, d_optimizer: Any = "adam", g_optimizer: Any = "adam", **kwargs: Any) -> None:
         super().compile(**kwargs)
-        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
 
     def train_step(self, data: Any) -> Any:
