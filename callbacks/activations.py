@@ -31,7 +31,8 @@ def _kind(layer: keras.layers.Layer) -> tuple[str | None, str | None]:
         return None, (f"{name} outputs a gated tanh (o * tanh(c)): its gates' saturation is "
                       "not visible in the output; mean and std only")
     if isinstance(layer, _SEQUENCE_MIXERS):
-        return None, f"{name} outputs a linear projection: no activation to judge; mean and std only"
+        return None, (f"{name} outputs a linear projection: no activation to judge; "
+                      "mean and std only")
     activation = _activation_name(layer)
     if activation in _SATURATING or activation in _RELU_LIKE:
         return activation, None
@@ -203,7 +204,8 @@ class ActivationStats(keras.callbacks.Callback):
         if kind in _SATURATING:
             low, high = _SATURATING[kind]
             margin = self.saturation * (high - low)
-            stats["saturated"] = float(np.mean((values <= low + margin) | (values >= high - margin)))
+            near = (values <= low + margin) | (values >= high - margin)
+            stats["saturated"] = float(np.mean(near))
         elif kind in _RELU_LIKE:
             # a unit (last axis: Dense unit, conv channel) is dead when it is zero for
             # every sample and every position

@@ -519,3 +519,16 @@ def build(name: str, seed: int = 0, n: int = 256) -> Case:
     if name not in BUILDERS:
         raise ValueError(f"unknown corpus family {name!r}; known: {sorted(BUILDERS)}.")
     return BUILDERS[name](seed=seed, n=n)
+
+
+def gradient_hook_missing() -> str | None:
+    """Why the gradient callbacks cannot run on this backend yet (None when they can)."""
+    if keras.backend.backend() == "tensorflow":
+        return None
+    from callbacks import _gradient_tap
+
+    try:
+        _gradient_tap.GradientTap(mlp(n=8).model)
+    except RuntimeError as error:
+        return f"needs tap: the gradient hook on {keras.backend.backend()} ({error})"
+    return None
