@@ -215,3 +215,78 @@ def remedies(kind: str, facts: ModelFacts, where: list[str]) -> list[str]:
 def _few(names: list[str]) -> str:
     names = list(dict.fromkeys(names))
     return ", ".join(names) if len(names) <= 4 else f"{', '.join(names[:3])}, ... ({len(names)})"
+
+
+@dataclasses.dataclass
+class Measures:
+    """Per row: finite, global norm, per-unit relative gradients, their ratio, lowest RMS."""
+
+    finite: np.ndarray
+    global_norm: np.ndarray
+    relative: np.ndarray
+    ratio: np.ndarray
+    lowest_rms: np.ndarray
+
+
+def measure(squared: np.ndarray, facts: ModelFacts, norms: np.ndarray,
+            sizes: list[int]) -> Measures:
+    """What the criterion looks at, for rows of squared gradient norms (vectorized)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        finite = np.isfinite(squared).all(axis=1)
+        global_norm = np.sqrt(squared.sum(axis=1))
+        rel = relative(squared, facts, norms)
+        nan = np.full(len(squared), np.nan)
+        ratio = rel[:, 0] / rel[:, -1] if len(facts.units) >= 2 else nan
+        lowest_rms = nan
+        if facts.units:
+            first = facts.units[0][1]
+            lowest_rms = np.sqrt(squared[:, first].sum(axis=1) / sum(sizes[i] for i in first))
+    return Measures(finite, global_norm, rel, ratio, lowest_rms)
+
+
+def summarize(summary: dict[str, Any], ratio: np.ndarray, global_norm: np.ndarray) -> None:
+    """Keep the extremes of what was measured on the finite checked steps."""
+    summary["checks"] += len(global_norm)
+    for key, values, pick in (("ratio_min", ratio, np.fmin), ("ratio_max", ratio, np.fmax),
+                              ("global_norm_max", global_norm, np.fmax)):
+        values = values[~np.isnan(values)]
+        if len(values):
+            summary[key] = float(pick(summary[key], pick.reduce(values)))
+
+
+def finding_info(squared: np.ndarray, relative: np.ndarray, facts: ModelFacts,
+                 names: list[str]) -> dict[str, Any]:
+    """Details of one row for a finding, in the model's layer names."""
+    info: dict[str, Any] = {"global_norm": float(np.sqrt(squared.sum()))}
+    info["relative"] = {name: float(r) for (name, _), r in zip(facts.units, relative,
+                                                               strict=False)}
+    if facts.units:
+        info["lower"], info["lower_relative"] = facts.units[0][0], float(relative[0])
+    if len(facts.units) >= 2:
+        info["upper"], info["upper_relative"] = facts.units[-1][0], float(relative[-1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            info["ratio"] = float(relative[0] / relative[-1])
+    if not np.isfinite(squared).all():
+        bad = [facts.unit_of[i] or names[i] for i, s in enumerate(squared) if not np.isfinite(s)]
+        info["non_finite_layers"] = list(dict.fromkeys(bad))
+        info["non_finite_variables"] = [
+            n for n, s in zip(names, squared, strict=False) if not np.isfinite(s)]
+    return info
+
+
+def describe_finding(kind: str, where: str, info: dict[str, Any], max_norm: float,
+                     min_rms: float) -> str:
+    """The first sentence of a finding's message."""
+    if kind == "non_finite":
+        return (f"non-finite gradients (NaN/Inf) {where} in layer(s) "
+                f"{', '.join(info['non_finite_layers']) or 'the global norm'}")
+    if "ratio" in info and not (kind == "exploding" and info["global_norm"] > max_norm):
+        return (f"{kind} gradients {where}: relative gradient ||g||/||w|| of layer "
+                f"{info['lower']!r} is {info['ratio']:.2g} x that of layer {info['upper']!r} "
+                f"({info['lower_relative']:.3g} vs {info['upper_relative']:.3g}; "
+                f"global norm {info['global_norm']:.3g})")
+    if kind == "exploding":
+        return (f"exploding gradients {where}: global gradient norm "
+                f"{info['global_norm']:.3g} > max_norm {max_norm:g}")
+    return (f"vanishing gradients {where}: the gradient of layer {info.get('lower')!r} is "
+            f"zero (RMS below min_rms {min_rms:g})")

@@ -274,40 +274,30 @@ class VanishingGradientDetector(_TapClient):
 
     The criterion is comparable across layer types (dense, conv, depthwise,
     recurrent, attention): per layer of the model, the gradient norm relative to
-    the weight norm, `r = ||g|| / ||w||` over the layer's kernels (the relative
-    change an SGD step would make), compared between the lowest and the highest
-    hidden layer. Embedding tables (whose gradient covers only the batch's rows)
-    and output layers are left out of the ratio; weight norms are read at the
-    check points (train begin, epoch ends, every few hundred steps), not per
-    step. Findings:
+    the weight norm, `r = ||g|| / ||w||` over the layer's kernels, compared
+    between the lowest and the highest hidden layer (embedding tables and output
+    layers left out; weights read at train begin and epoch ends, not per step;
+    see `callbacks/_gradient_health.py`). Findings:
 
     * `"vanishing"`: r(lowest) / r(highest) below `vanishing_ratio`, or the
-      lowest layer's gradient RMS below `min_rms` (zero gradients), for
-      `patience` consecutive checks (lecture 001: sigmoid + Glorot on a deep net);
-    * `"exploding"`: r(lowest) / r(highest) above `exploding_ratio` for
-      `patience` consecutive checks, or the global norm above `max_norm` at any
-      single step (a recurrent net whose gradients blow up turns them non-finite
-      within a step or two);
+      lowest layer's gradient RMS below `min_rms`, for `patience` consecutive
+      checks (lecture 001: sigmoid + Glorot on a deep net);
+    * `"exploding"`: that ratio above `exploding_ratio` for `patience` checks,
+      or the global norm above `max_norm` at any single step;
     * `"non_finite"`: a NaN/Inf gradient, reported at once with the exact
-      optimizer step where it first appeared (even inside a
-      `steps_per_execution` block).
+      optimizer step (even inside a `steps_per_execution` block).
 
-    Each kind is reported once per `fit`. A finding names the layers (the
-    model's layer names), the step and the measured values, and lists the
-    lectures' remedies that fit the model (no "use He initialization" for a
-    model that already uses it: it looks at the activations, initializers,
-    BatchNormalization, recurrent cells, clipping and learning rate). It is
-    appended to `.events` (dicts) and then, per `action`: `"warn"` issues a
-    `GradientWarning`; `"stop"` also sets `model.stop_training` (fit stops
-    after the current batch); `"raise"` raises `GradientProblemError`. The
-    norms are taken after clipping (see `GradientNormLogger`). Shares the
-    train-step hook with `GradientNormLogger`; it adds nothing to `logs`.
-
-    Every computed step is checked (also inside a `steps_per_execution`
-    block): the train step records the norms into a ring buffer, which the
-    callback reads after every batch with `action="stop"` or `"raise"`, and
-    with `action="warn"` only every `128 * every` steps and at each epoch end
-    (the warning may then come late; the step it names is exact).
+    Each kind is reported once per `fit`, naming the step and the model's layer
+    names, with the lectures' remedies that fit the model (chosen from its
+    activations, initializers, BatchNormalization, recurrent cells, clipping and
+    learning rate). It goes to `.events` (dicts) and then, per `action`:
+    `"warn"` issues a `GradientWarning`; `"stop"` also sets
+    `model.stop_training`; `"raise"` raises `GradientProblemError`. `.summary`
+    keeps the extremes measured (`ratio_min`, `ratio_max`, `global_norm_max`,
+    `checks`). Norms are after clipping (see `GradientNormLogger`), whose
+    train-step hook it shares; it adds nothing to `logs`. Every computed step is
+    checked; with `"stop"`/`"raise"` the rows are read after every batch, with
+    `"warn"` every `128 * every` steps and at epoch ends (the step named is exact).
 
     Example:
 
@@ -384,69 +374,30 @@ class VanishingGradientDetector(_TapClient):
     def _consume(self, rows: np.ndarray) -> None:
         if rows[-1, 0] - self._weights_step >= self._tap.drain_interval:
             self._refresh_weights(int(rows[-1, 0]))
-        steps, squared = rows[:, 0], rows[:, 1:]
-        facts = self._facts
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            finite = np.isfinite(squared).all(axis=1)
-            global_norm = np.sqrt(squared.sum(axis=1))
-            relative = _gradient_health.relative(squared, facts, self._weights)
-            if len(facts.units) >= 2:
-                ratio = relative[:, 0] / relative[:, -1]
-            else:
-                ratio = np.full(len(rows), np.nan)
-            if facts.units:
-                first = facts.units[0][1]
-                lowest_rms = np.sqrt(squared[:, first].sum(axis=1)
-                                     / sum(self._tap.sizes[i] for i in first))
-            else:
-                lowest_rms = np.full(len(rows), np.nan)
-            vanishing = (ratio < self.vanishing_ratio) | (lowest_rms < self.min_rms)
-            too_steep = ratio > self.exploding_ratio
-            huge = global_norm > self.max_norm
+        steps = rows[:, 0]
+        m = _gradient_health.measure(rows[:, 1:], self._facts, self._weights, self._tap.sizes)
+        vanishing = (m.ratio < self.vanishing_ratio) | (m.lowest_rms < self.min_rms)
+        too_steep, huge = m.ratio > self.exploding_ratio, m.global_norm > self.max_norm
         own = steps % self.every == 0
-        self._summarize(ratio[own & finite], global_norm[own & finite])
+        _gradient_health.summarize(self.summary, m.ratio[own & m.finite],
+                                   m.global_norm[own & m.finite])
+
+        def info(i: int) -> dict[str, Any]:
+            return _gradient_health.finding_info(rows[i, 1:], m.relative[i], self._facts,
+                                                 self._tap.names)
+
         for i in range(len(rows)):
-            if not finite[i]:
-                self._report("non_finite", int(steps[i]), self._info(rows[i], relative[i]))
+            if not m.finite[i]:
+                self._report("non_finite", int(steps[i]), info(i))
                 continue
             if not own[i]:
                 continue
             if huge[i]:
-                self._report("exploding", int(steps[i]), self._info(rows[i], relative[i]))
+                self._report("exploding", int(steps[i]), info(i))
             for kind, hit in (("vanishing", vanishing[i]), ("exploding", too_steep[i])):
                 self._streak[kind] = self._streak[kind] + 1 if hit else 0
                 if self._streak[kind] >= self.patience:
-                    self._report(kind, int(steps[i]), self._info(rows[i], relative[i]))
-
-    def _summarize(self, ratio: np.ndarray, global_norm: np.ndarray) -> None:
-        """Keep the extremes of what was measured on the finite checked steps (`.summary`)."""
-        summary = self.summary
-        summary["checks"] += len(global_norm)
-        for key, values, pick in (("ratio_min", ratio, np.fmin), ("ratio_max", ratio, np.fmax),
-                                  ("global_norm_max", global_norm, np.fmax)):
-            if len(values) and not np.isnan(values).all():
-                summary[key] = float(pick(summary[key], pick.reduce(values[~np.isnan(values)])))
-
-    def _info(self, record: np.ndarray, relative: np.ndarray) -> dict[str, Any]:
-        """Details of one row for a finding (layer names are the model's)."""
-        squared = record[1:]
-        facts = self._facts
-        info: dict[str, Any] = {"global_norm": float(np.sqrt(squared.sum()))}
-        info["relative"] = {name: float(r) for (name, _), r in
-                            zip(facts.units, relative, strict=False)}
-        if facts.units:
-            info["lower"], info["lower_relative"] = facts.units[0][0], float(relative[0])
-        if len(facts.units) >= 2:
-            info["upper"], info["upper_relative"] = facts.units[-1][0], float(relative[-1])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                info["ratio"] = float(relative[0] / relative[-1])
-        if not np.isfinite(squared).all():
-            bad = [facts.unit_of[i] or self._tap.names[i]
-                   for i, s in enumerate(squared) if not np.isfinite(s)]
-            info["non_finite_layers"] = list(dict.fromkeys(bad))
-            info["non_finite_variables"] = [
-                n for n, s in zip(self._tap.names, squared, strict=False) if not np.isfinite(s)]
-        return info
+                    self._report(kind, int(steps[i]), info(i))
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._drain()
@@ -460,21 +411,6 @@ class VanishingGradientDetector(_TapClient):
             )
         super().on_train_end(logs)
 
-    def _describe(self, kind: str, where: str, info: dict[str, Any]) -> str:
-        if kind == "non_finite":
-            return (f"non-finite gradients (NaN/Inf) {where} in layer(s) "
-                    f"{', '.join(info['non_finite_layers']) or 'the global norm'}")
-        if "ratio" in info and not (kind == "exploding" and info["global_norm"] > self.max_norm):
-            return (f"{kind} gradients {where}: relative gradient ||g||/||w|| of layer "
-                    f"{info['lower']!r} is {info['ratio']:.2g} x that of layer {info['upper']!r} "
-                    f"({info['lower_relative']:.3g} vs {info['upper_relative']:.3g}; "
-                    f"global norm {info['global_norm']:.3g})")
-        if kind == "exploding":
-            return (f"exploding gradients {where}: global gradient norm "
-                    f"{info['global_norm']:.3g} > max_norm {self.max_norm:g}")
-        return (f"vanishing gradients {where}: the gradient of layer {info.get('lower')!r} is "
-                f"zero (RMS below min_rms {self.min_rms:g})")
-
     def _report(self, kind: str, step: int, info: dict[str, Any]) -> None:
         if kind in self._reported:
             return
@@ -482,7 +418,8 @@ class VanishingGradientDetector(_TapClient):
         where = f"at step {step} (epoch {self._epoch})"
         names = [name for name, _ in self._facts.units] or ["the first layer"]
         remedies = _gradient_health.remedies(kind, self._facts, names)
-        message = f"{self._describe(kind, where, info)}. Remedies: " + "; ".join(remedies) + "."
+        what = _gradient_health.describe_finding(kind, where, info, self.max_norm, self.min_rms)
+        message = f"{what}. Remedies: " + "; ".join(remedies) + "."
         event = {"kind": kind, "step": step, "epoch": self._epoch, **info,
                  "message": message, "remedies": remedies}
         self.events.append(event)
