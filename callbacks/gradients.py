@@ -47,7 +47,11 @@ class _TapClient(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         require_compiled(self.model, type(self).__name__)
-        self._tap = _gradient_tap.acquire(self.model, self, **self._tap_options())
+        steps = (self.params or {}).get("steps")
+        self._tap = _gradient_tap.acquire(self.model, self, steps_per_epoch=steps,
+                                          **self._tap_options())
+        # JAX keeps the ring in the training state: read it at epoch end only
+        self._mid_epoch_reads = keras.backend.backend() != "jax"
         self._epoch = 0
         self._lock = threading.Lock()
         self._first_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
@@ -80,6 +84,8 @@ class _TapClient(keras.callbacks.Callback):
             return
         with self._lock:
             self._epoch_steps = max(self._epoch_steps, batch + 1)
+            if not self._mid_epoch_reads:
+                return
             step = self._epoch_base + batch
             due = step - self._last_read >= self._interval()
         if due:
@@ -191,12 +197,28 @@ class GradientNormLogger(_TapClient):
         self.per_layer = per_layer
         self.prefix = prefix
         self.step_logs = check_choice("step_logs", step_logs, ("global", "all"))
-        self._rows: list[np.ndarray] = []  # blocks of rows [step, sq_0, ...]
-        self._names: list[str] = []
+        # blocks (columns, rows [step, global_sq, sq_0, ...]) with this fit's columns
+        self._blocks: list[tuple[tuple[int, ...], np.ndarray]] = []
+        self._names: list[str] = []  # every variable seen in any fit, first-seen order
+        self._offset = 0  # added to optimizer steps so a new optimizer continues the record
 
     def _tap_options(self) -> dict[str, Any]:
         return {"every": self.every, "logs": True, "per_layer": self.per_layer,
-                "prefix": self.prefix, "step_per_layer": self.step_logs == "all"}
+                "prefix": self.prefix, "step_per_layer": self.step_logs == "all",
+                "columns": list(getattr(self, "_names", []))}
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        names = getattr(self, "_names", [])
+        self._names = names + [n for n in self._tap.names if n not in names]
+        self._columns = tuple(self._names.index(n) for n in self._tap.names)
+        last = self._last_recorded()
+        # a fresh optimizer (recompiled after freeze / unfreeze) restarts at step 0
+        self._offset = max(self._offset, last + 1 - self._first_step if last >= 0 else 0)
+
+    def _last_recorded(self) -> int:
+        blocks = getattr(self, "_blocks", [])
+        return int(max(block[1][:, 0].max() for block in blocks)) if blocks else -1
 
     @property
     def clipping(self) -> str:
@@ -205,37 +227,51 @@ class GradientNormLogger(_TapClient):
 
     @property
     def history(self) -> dict[str, list[float]]:
-        """Per-step record: `{"step": [...], key: [...]}` in step order."""
+        """Per-step record: `{"step": [...], key: [...]}` in step order.
+
+        One column per variable seen in any fit of this logger; NaN on the
+        steps where the variable was not trained (frozen).
+        """
         lock = getattr(self, "_lock", None) or threading.Lock()
         with lock:
-            blocks = list(self._rows)
+            blocks = list(self._blocks)
+            names = list(self._names)
         history: dict[str, list[float]] = {"step": []}
         if not blocks:
             return history
-        rows = np.concatenate(blocks)
+        full = []
+        for columns, rows in blocks:
+            block = np.full((len(rows), 2 + len(names)), np.nan)
+            block[:, :2] = rows[:, :2]
+            block[:, 2 + np.asarray(columns, dtype=int)] = rows[:, 2:]
+            full.append(block)
+        rows = np.concatenate(full)
         steps, first = np.unique(rows[:, 0], return_index=True)  # sorted; first kept
         rows = rows[first]
         history["step"] = [int(step) for step in steps]
-        norms = np.sqrt(rows[:, 1:])
         if self.per_layer:
-            for index, name in enumerate(self._names):
+            norms = np.sqrt(rows[:, 2:])
+            for index, name in enumerate(names):
                 history[f"{self.prefix}/{name}"] = norms[:, index].tolist()
-        history[f"{self.prefix}/global"] = np.sqrt(rows[:, 1:].sum(axis=1)).tolist()
+        history[f"{self.prefix}/global"] = np.sqrt(rows[:, 1]).tolist()
         return history
 
     def _consume(self, rows: np.ndarray) -> None:
-        self._names = list(self._tap.names)
-        self._rows.append(rows)
+        squared = rows[:, 1:]
+        block = np.column_stack([rows[:, 0] + self._offset, squared.sum(axis=1), squared])
+        self._blocks.append((self._columns, block))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         super().on_epoch_end(epoch, logs)
         # Fallback when the tap could not extend the epoch logs itself.
         if self.per_layer and logs is not None and f"{self.prefix}/global" in logs:
             with self._lock:
-                latest = self._rows[-1][-1] if self._rows else None
+                latest = self._blocks[-1][1][-1] if self._blocks else None
+            values = dict.fromkeys(self._names, float("nan"))
             if latest is not None:
-                for name, value in zip(self._names, np.sqrt(latest[1:]), strict=False):
-                    logs.setdefault(f"{self.prefix}/{name}", float(value))
+                values.update(zip(self._tap.names, np.sqrt(latest[2:]).tolist(), strict=False))
+            for name, value in values.items():
+                logs.setdefault(f"{self.prefix}/{name}", value)
 
     def get_config(self) -> dict[str, Any]:
         return {"every": self.every, "per_layer": self.per_layer, "prefix": self.prefix,

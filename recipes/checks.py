@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from callbacks._validation import check_positive, require_compiled
+from recipes import _backend
 
 SCHEDULING_CALLBACKS = (
     "ReduceLROnPlateau", "LearningRateScheduler", "PowerScheduling", "OneCycleScheduler",
@@ -342,7 +343,8 @@ def check_gradients(
     noise, where noise is the float32 round-off of the loss divided by eps.
     Judging each variable on its own catches a wrong gradient in a layer whose
     gradients are small, which one global error would hide. The weights are
-    restored afterwards.
+    restored afterwards. Back-propagation is the backend's own autodiff
+    (TensorFlow, JAX or PyTorch).
 
     Example:
 
@@ -357,8 +359,6 @@ def check_gradients(
         epsilon: finite-difference step along each gradient direction (> 0).
         tolerance: accepted relative error (> 0).
     """
-    import tensorflow as tf  # gradient tape: Keras 3 has no backend-neutral gradient API
-
     require_compiled(model, "check_gradients")
     check_positive("epsilon", epsilon)
     check_positive("tolerance", tolerance)
@@ -370,15 +370,13 @@ def check_gradients(
         return float(model.compute_loss(x=x, y=y, y_pred=y_pred, training=False))
 
     variables = model.trainable_variables
-    with tf.GradientTape() as tape:
-        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=False), training=False)
-    gradients = tape.gradient(loss, variables)
+    loss, gradients = _backend.gradients(model, x, y)  # TensorFlow, JAX or PyTorch autodiff
     noise = 20 * abs(float(loss)) * float(np.finfo("float32").eps) / epsilon
     worst, worst_name = 0.0, ""
     for variable, gradient in zip(variables, gradients):
         if gradient is None:
             continue
-        g = keras.ops.convert_to_numpy(gradient).astype("float64")
+        g = gradient.astype("float64")
         analytic = float(np.linalg.norm(g))
         if analytic == 0.0:
             continue

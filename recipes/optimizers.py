@@ -13,6 +13,7 @@ from callbacks._validation import (
     check_non_negative,
     check_positive,
 )
+from recipes import _backend
 from recipes.defaults import OPTIMIZER_DEFAULTS
 from recipes.schedules import PowerSchedule
 
@@ -246,9 +247,9 @@ def compile_recipe(
     if metrics is not None and not isinstance(metrics, (Sequence, dict)):
         raise TypeError(f"`metrics` must be 'auto', a list or a dict; received {metrics!r}.")
     if steps_per_execution is None:
-        # Keras 3.15 cannot run steps_per_execution > 1 with several replicas
-        # (tf.distribute: "You must feed a value for placeholder tensor").
-        replicas = getattr(model.distribute_strategy, "num_replicas_in_sync", 1)
+        # Keras 3.15 cannot run steps_per_execution > 1 with several tf.distribute
+        # replicas ("You must feed a value for placeholder tensor"); JAX can.
+        replicas = _backend.replicas_in_sync(model)
         steps_per_execution = FAST_STEPS_PER_EXECUTION if fast and replicas == 1 else 1
     check_positive("steps_per_execution", steps_per_execution, integer=True)
     model.compile(

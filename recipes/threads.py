@@ -19,13 +19,17 @@ elsewhere expect agreement to float32 rounding, not bit for bit.
 TensorFlow fixes its thread pools when it runs its first operation, so the
 call must come before any model is built (in a notebook: the first cell after
 the imports).
+
+The thread pools are TensorFlow's: on another Keras backend (JAX, PyTorch)
+`set_cpu_threads` raises a `RuntimeError` that names the backend (XLA and
+PyTorch size their own pools; on JAX the fast path needs no such call).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf  # the thread pools are TensorFlow's, not Keras's
+import keras
 
 from callbacks._validation import check_non_negative
 
@@ -64,10 +68,20 @@ def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> di
 
     Raises:
         RuntimeError: TensorFlow has already run an operation in this process
-            and the requested values differ from those in force.
+            and the requested values differ from those in force, or the Keras
+            backend is not TensorFlow.
     """
     requested = {"intra_op": _thread_count("intra_op", intra_op),
                  "inter_op": _thread_count("inter_op", inter_op)}
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            "set_cpu_threads sets TensorFlow's CPU thread pools and supports the TensorFlow "
+            f"backend only; the Keras backend is {backend!r}. Leave it out on {backend!r} "
+            "(its fast path needs no thread setting) or set KERAS_BACKEND=tensorflow."
+        )
+    import tensorflow as tf  # the thread pools are TensorFlow's, not Keras's
+
     threading = tf.config.threading
     setters = {"intra_op": threading.set_intra_op_parallelism_threads,
                "inter_op": threading.set_inter_op_parallelism_threads}

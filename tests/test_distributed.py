@@ -19,6 +19,7 @@ import pytest
 
 WORKERS = Path(__file__).resolve().parent / "_distributed_workers.py"
 TIMEOUT = 300
+MIRRORED = pytest.mark.tensorflow_only(reason="tf.distribute.MirroredStrategy")
 
 
 def free_port() -> int:
@@ -71,16 +72,19 @@ def mirrored_run(tmp_path_factory):
     return found[-1]
 
 
+@MIRRORED
 def test_mirrored_strategy_matches_one_device(mirrored_run):
     assert mirrored_run["replicas"] == 2
     assert mirrored_run["single"] >= 0.9
     assert abs(mirrored_run["mirrored"] - mirrored_run["single"]) <= 0.02, mirrored_run
 
 
+@MIRRORED
 def test_tuner_with_distribution_strategy(mirrored_run):
     assert mirrored_run["tuner_status"] == "COMPLETED" and mirrored_run["tuner_score"] > 0.5
 
 
+@MIRRORED
 def test_compile_recipe_defaults_under_mirrored_strategy(mirrored_run):
     assert mirrored_run["mirrored_default_error"] is None, mirrored_run["mirrored_default_error"]
 

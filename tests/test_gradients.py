@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from _gradient_reference import reference_norms
 
 from callbacks import _gradient_tap
 from callbacks.gradients import (
@@ -46,6 +46,8 @@ class OwnStep(keras.Model):
     """A model that overrides train_step (still calls optimizer.apply_gradients)."""
 
     def train_step(self, data):
+        import tensorflow as tf
+
         x, y = data
         with tf.GradientTape() as tape:
             loss = self.compute_loss(x=x, y=y, y_pred=self(x, training=True))
@@ -71,16 +73,14 @@ def _model(kind="sequential", seed=1):
     return cls(inputs, outputs)
 
 
-def _tape_norms(model, x, y):
-    with tf.GradientTape() as tape:
-        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x)))
-    grads = tape.gradient(loss, model.trainable_variables)
-    norms = [float(tf.norm(g)) for g in grads]
-    return norms, float(np.sqrt(np.sum(np.square(norms))))
+# The independent reference: tf.GradientTape on TensorFlow, jax.grad on JAX.
+_tape_norms = reference_norms
 
 
-@pytest.mark.parametrize("kind,spe", [("sequential", 1), ("functional", 8),
-                                      ("subclassed", 8), ("own_step", 1)])
+@pytest.mark.parametrize("kind,spe", [
+    ("sequential", 1), ("functional", 8), ("subclassed", 8),
+    pytest.param("own_step", 1, marks=pytest.mark.tensorflow_only(
+        reason="its train_step uses tf.GradientTape"))])
 def test_norms_equal_independent_tape(kind, spe):
     x, y = _data()
     model = _model(kind)
@@ -102,8 +102,8 @@ def test_norms_equal_independent_tape(kind, spe):
     assert logger.history["step"] == list(range(32))
     assert logger.clipping == "after clipping"
     # the hook is gone after fit: no instance attributes left behind
-    assert "train_step" not in model.__dict__
-    assert "_all_reduce_sum_gradients" not in model.optimizer.__dict__
+    assert "train_step" not in model.__dict__ and "make_train_function" not in model.__dict__
+    assert "apply" not in model.optimizer.__dict__
     assert _gradient_tap.tap_for(model) is None
 
 
@@ -262,6 +262,7 @@ MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.tensorflow_only(reason="tf.distribute.MirroredStrategy")
 def test_mirrored_strategy_matches_single_device():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
@@ -316,8 +317,10 @@ def test_nan_in_loss_reported_with_step_and_stop(spe):
         model.fit(x, y, batch_size=16, epochs=3, shuffle=False, callbacks=[detector], verbose=0)
     (event,) = detector.events
     assert event["kind"] == "non_finite" and event["step"] == 3
-    # batch-end hooks run asynchronously: fit stops within the same epoch
-    assert len(model.history.epoch) == 1 and model.optimizer.iterations.numpy() < 10
+    # batch-end hooks run asynchronously: fit stops within the same epoch (on JAX the
+    # norms live in the training state and are read at the epoch's end)
+    last = 10 if keras.backend.backend() == "jax" else 9
+    assert len(model.history.epoch) == 1 and model.optimizer.iterations.numpy() <= last
 
 
 def test_nan_raise_leaves_no_hook_behind():

@@ -15,6 +15,8 @@ import nbformat  # noqa: E402
 from execute import execute_notebook, strip_startup_noise  # noqa: E402
 
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+pytestmark = pytest.mark.tensorflow_only(
+    reason="the notebooks are executed and stored on TensorFlow (notebook 04 sets its threads)")
 
 
 def test_there_are_notebooks() -> None:

@@ -15,12 +15,39 @@ def quickstart_commands() -> list[str]:
     return re.findall(r"```bash\n(.+?)\n```", section)
 
 
+def ci_command() -> str:
+    """The one command line `.ci/run` runs (its last non-comment line)."""
+    lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    return lines[-1]
+
+
 def test_quickstart_is_two_commands_and_ci_runs_the_test_one():
     install_and_train, install_and_test = quickstart_commands()
     assert "keras-recipes train" in install_and_train
-    assert "pytest" in install_and_test
-    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert install_and_test in ci_lines
+    assert "pip install . " in install_and_train  # a plain install: TensorFlow, the default
+    assert install_and_test == ci_command()
+
+
+def test_the_test_command_runs_the_suite_on_tensorflow_then_on_jax():
+    steps = ci_command().split(" && ")
+    assert '"[dev,jax]"' in steps[1] or '".[dev,jax]"' in steps[1], steps
+    runs = [step for step in steps if "pytest" in step]
+    assert len(runs) == 2, steps
+    assert "KERAS_BACKEND" not in runs[0]  # the default backend: TensorFlow
+    assert runs[1] == "KERAS_BACKEND=jax " + runs[0]
+
+
+def test_the_jax_extra_is_documented_and_pinned():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("tensorflow") for d in project["dependencies"])
+    jax = project["optional-dependencies"]["jax"]
+    assert {d.split(">")[0] for d in jax} == {"jax", "jaxlib"}
+    assert all("<" in d for d in jax)  # a range we run, not an open one
+    readme = (ROOT / "README.md").read_text()
+    assert '".[jax]"' in readme and "KERAS_BACKEND=jax" in readme and "keras.json" in readme
 
 
 def test_no_pre_keras_3_spellings_in_code():

@@ -8,9 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from recipes.threads import set_cpu_threads
 
@@ -47,6 +47,7 @@ def _env() -> dict[str, str]:
     return {**env, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+@pytest.mark.tensorflow_only
 def test_one_intra_op_thread_trains_bit_identical_weights(tmp_path):
     # two processes (the setting is fixed when TensorFlow starts): same maths, same bits;
     # two threads explicitly, so that the thread counts differ on any machine
@@ -57,7 +58,10 @@ def test_one_intra_op_thread_trains_bit_identical_weights(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.tensorflow_only
 def test_too_late_names_the_call_and_the_remedy():
+    import tensorflow as tf
+
     tf.constant(1.0)  # this process has run TensorFlow operations
     current = tf.config.threading.get_intra_op_parallelism_threads()
     # asking for what is in force is fine
@@ -74,3 +78,11 @@ def test_too_late_names_the_call_and_the_remedy():
 def test_bad_thread_counts_name_the_argument(argument, value, error):
     with pytest.raises(error, match=rf"`{argument}` must be .*received {value!r}"):
         set_cpu_threads(**{"intra_op": None, argument: value})
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="the other backends' error")
+def test_other_backends_get_one_error_naming_the_backend():
+    backend = keras.backend.backend()
+    with pytest.raises(RuntimeError, match=rf"TensorFlow backend only; the Keras backend is "
+                                           rf"'{backend}'"):
+        set_cpu_threads(1)
