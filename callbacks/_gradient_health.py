@@ -22,7 +22,9 @@ N(0, 1) kernels)).
   depends on the vocabulary size, not on the health of the network.
 * Output layers (those producing the model's outputs, or the last unit of a
   model without a layer graph) are left out: they are often initialized small
-  on purpose, and a multi-output model has several of them.
+  on purpose, and a multi-output model has several of them. In a model made of
+  models (a GAN) the ratio is taken within the sub-model with the most hidden
+  layers: a generator's and a discriminator's layers are not one chain.
 * Weight norms are read from Python at the detector's check points (train
   begin, each epoch end, every `drain_interval` steps), never per step.
 
@@ -39,7 +41,7 @@ import keras
 import numpy as np
 
 _SATURATING = ("sigmoid", "tanh", "hard_sigmoid", "softsign")
-_RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
+_GATED = (keras.layers.LSTM, keras.layers.GRU, keras.layers.LSTMCell, keras.layers.GRUCell)
 
 
 @dataclasses.dataclass
@@ -83,10 +85,14 @@ def _top_units(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
 
 
 def _output_layers(model: keras.Model) -> set[int]:
+    """Ids of the layers producing the model's outputs (of each sub-model without a graph)."""
     try:
         outputs = keras.tree.flatten(model.outputs)
     except (AttributeError, ValueError, TypeError):
-        return set()
+        outputs = None
+    if not outputs:
+        subs = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        return set().union(*(_output_layers(sub) for sub in subs)) if subs else set()
     layers = set()
     for tensor in outputs or []:
         history = getattr(tensor, "_keras_history", None)
@@ -108,7 +114,9 @@ def describe(model: keras.Model, variables: list[Any]) -> ModelFacts:
     batch_norm, simple_rnn = False, []
     for name, layer in _top_units(model):
         embedding_vars = set()
-        for sub in layer._flatten_layers(include_self=True):
+        subs = list(layer._flatten_layers(include_self=True))
+        gated = any(isinstance(sub, _GATED) for sub in subs)  # tanh by design: not a remedy
+        for sub in subs:
             if isinstance(sub, keras.layers.Embedding):
                 embedding_vars |= {id(v) for v in sub.trainable_variables}
             if isinstance(sub, (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
@@ -117,7 +125,7 @@ def describe(model: keras.Model, variables: list[Any]) -> ModelFacts:
             if isinstance(sub, keras.layers.SimpleRNN):
                 simple_rnn.append(name)
             activation = getattr(sub, "activation", None)
-            if activation is not None and id(sub) not in outputs:
+            if activation is not None and id(sub) not in outputs and not gated:
                 activations.setdefault(name, _name_of(activation))
             init = _initializer(sub)
             if init is not None:
@@ -135,7 +143,13 @@ def describe(model: keras.Model, variables: list[Any]) -> ModelFacts:
                 kernels.setdefault(name, []).append(i)
     if not outputs and order:
         output_units.add(order[-1])  # no layer graph: the last unit is taken as the output
-    units = [(name, kernels[name]) for name in order if name not in output_units]
+    hidden = [name for name in order if name not in output_units]
+    # a model made of models (a GAN): compare within the sub-model with most hidden layers
+    chains: dict[str, list[str]] = {}
+    for name in hidden:
+        chains.setdefault(name.split("/")[0] if "/" in name else "", []).append(name)
+    chain = max(chains.values(), key=len) if chains else []
+    units = [(name, kernels[name]) for name in chain]
     optimizer = model.optimizer
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     clipping = any(getattr(inner, attr, None) is not None

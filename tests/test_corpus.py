@@ -24,9 +24,7 @@ from callbacks.gradients import GradientNormLogger, GradientWarning, VanishingGr
 
 EPOCHS = 3
 # families that cannot pass yet for a reason in another branch (removed after merging)
-NEEDS = {
-    "gan": "needs tap: norms of the optimizers a custom train_step applies (issue 10 item 4)",
-}
+NEEDS: dict[str, str] = {}
 # InitialLossCheck on these families' losses comes with branch "api" (issue 10 item 5)
 INITIAL_LOSS_NEEDS = {
     "multi_io": "needs api: InitialLossCheck on a multi-output model (the weighted sum)",
