@@ -71,14 +71,15 @@ def main() -> None:
     for layout in ("before", "after"):
         model = build_dnn((784,), 10, hidden=(100,) * 5, batch_norm=layout, name=f"bn_{layout}")
         _trained_statistics(model, seed=1)
-        result = fold_batch_norm(model)
+        folded = fold_batch_norm(model)
         no_bn = build_dnn((784,), 10, hidden=(100,) * 5, name="no_bn")
-        models = {"original": model, "folded": result.model, "no BN": no_bn}
+        models = {"original": model, "folded": folded, "no BN": no_bn}
         x_check = rng.normal(size=(256, 784)).astype("float32")
         error = np.max(np.abs(np.asarray(model(x_check, training=False))
-                              - np.asarray(result.model(x_check, training=False))))
-        print(f"\nBN {layout} the activation: {len(model.layers)} -> {len(result.model.layers)} "
-              f"layers, folded {len(result.folded)}, max |output difference| {error:.2e}")
+                              - np.asarray(folded(x_check, training=False))))
+        print(f"\nBN {layout} the activation: {len(model.layers)} -> {len(folded.layers)} "
+              f"layers, folded {len(folded.fold_report.folded)}, "
+              f"max |output difference| {error:.2e}")
         for how in ("predict_on_batch", "call"):
             for batch in (1, 256):
                 x = rng.normal(size=(batch, 784)).astype("float32")

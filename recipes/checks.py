@@ -22,12 +22,23 @@ from typing import Any
 import keras
 import numpy as np
 
+from callbacks import _initial_loss
 from callbacks._validation import check_positive, require_compiled
 from recipes import _backend
 
 SCHEDULING_CALLBACKS = (
     "ReduceLROnPlateau", "LearningRateScheduler", "PowerScheduling", "OneCycleScheduler",
+    "ParamScheduler",
 )
+
+ADAPTIVE_OPTIMIZERS = ("Adam", "AdamW", "Nadam", "Adamax", "RMSprop", "Adagrad", "Adadelta",
+                       "Adafactor")
+"""Optimizers that adapt each parameter's step: checklist 2 is met without a schedule."""
+
+NOISE_LAYERS = (keras.layers.Dropout, keras.layers.AlphaDropout, keras.layers.GaussianDropout,
+                keras.layers.GaussianNoise, keras.layers.SpatialDropout1D,
+                keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D)
+"""Layers that `check_overfit_small_subset` switches off in its copy of the model."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class CheckResult:
         measured: what was found.
         expected: what the lecture expects.
         advice: what to change when it did not pass.
+        note: why it passed when the reason is not obvious (printed).
     """
 
     name: str
@@ -55,6 +67,7 @@ class CheckResult:
     measured: str
     expected: str
     advice: str = ""
+    note: str = ""
 
 
 class ChecklistReport(list):
@@ -81,12 +94,14 @@ class ChecklistReport(list):
             lines.append(f"[{mark}] {result.name}: {result.measured} (expected {result.expected})")
             if not result.passed and result.advice:
                 lines.append(f"       -> {result.advice}")
+            if result.passed and result.note:
+                lines.append(f"       note: {result.note}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{'✅' if r.passed else '❌'}</td><td>{r.name}</td><td>{r.measured}</td>"
-            f"<td>{r.expected}</td><td>{'' if r.passed else r.advice}</td></tr>"
+            f"<td>{r.expected}</td><td>{r.note if r.passed else r.advice}</td></tr>"
             for r in self
         )
         return (
@@ -95,49 +110,51 @@ class ChecklistReport(list):
         )
 
 
-def expected_initial_loss(y: Any, loss: str) -> float:
+def expected_initial_loss(y: Any, loss: Any, loss_weights: Any = None) -> float:
     """Return the loss an uninformed (prior-predicting) model scores on labels `y`.
 
     Cross-entropy: the entropy of the label distribution (ln C for C
-    balanced classes); binary cross-entropy: the entropy of P(y = 1); MSE: the
-    variance of the targets.
+    balanced classes); binary cross-entropy: the entropy of P(y = 1); MSE:
+    the variance of the targets; MAE: the mean absolute deviation from the
+    median. A dict or list of losses (a multi-output model) gives the sum
+    weighted by `loss_weights`. This is the lower end of checklist 1's
+    accepted band (see `check_initial_loss` for the rule).
 
     Example:
 
     ```python
     expected_initial_loss(np.arange(10).repeat(5), "sparse_categorical_crossentropy")  # 2.3026
+    expected_initial_loss(y_one_hot, keras.losses.CategoricalCrossentropy(from_logits=True))
     ```
 
     Args:
-        y: the labels (class indices, 0/1, or regression targets).
-        loss: `"sparse_categorical_crossentropy"`, `"binary_crossentropy"` or
-            `"mse"`.
+        y: the labels (class indices, one-hot rows, 0/1, or regression
+            targets); a dict or list with one entry per output when `loss`
+            is one.
+        loss: sparse / categorical / binary cross-entropy, MSE or MAE, as a
+            string, a `keras.losses` object or function; or a dict / list of
+            them. Anything else is a `ValueError` naming it.
+        loss_weights: weights of a dict / list of losses (default 1 each).
     """
-    labels = np.asarray(y)
-    if loss == "sparse_categorical_crossentropy":
-        p = np.bincount(labels.astype("int64").ravel()) / labels.size
-        p = p[p > 0]
-        return float(-(p * np.log(p)).sum())
-    if loss == "binary_crossentropy":
-        p = float(labels.mean())
-        return 0.0 if p in (0.0, 1.0) else float(-(p * math.log(p) + (1 - p) * math.log(1 - p)))
-    if loss == "mse":
-        return float(labels.var(axis=0).mean())
-    raise ValueError(
-        "`loss` must be 'sparse_categorical_crossentropy', 'binary_crossentropy' or 'mse' to "
-        f"know the initial loss; received {loss!r}."
-    )
+    return _initial_loss.expected(y, loss, loss_weights)[0]
 
 
 def check_initial_loss(
-    model: keras.Model, x: Any, y: Any, *, tolerance: float = 0.1
+    model: keras.Model, x: Any, y: Any, *, tolerance: float = _initial_loss.DEFAULT_TOLERANCE
 ) -> CheckResult:
     """Checklist 1: does the loss at the initial weights make sense?
 
-    An untrained model should score about the loss of predicting the label
-    priors (`expected_initial_loss`); much higher means a bad initialization
-    or an uncalibrated output. A loss far below it means the model has
-    already been trained, and the check does not apply.
+    The one rule of the package (shared with `callbacks.InitialLossCheck`):
+    the compiled loss (without regularization) on `(x, y)` passes when
+    `prior * (1 - tolerance) <= measured <= uninformed * (1 + tolerance)`,
+    with `prior` the loss of predicting the label priors
+    (`expected_initial_loss`) and `uninformed` the loss of uniform
+    probabilities (ln C, ln 2) or of a zero prediction (regression). Higher
+    means a bad initialization or an uncalibrated output. Lower means the
+    model has already been trained, and the check does not apply (passes,
+    with a note). Supported losses and label checks: see
+    `callbacks.InitialLossCheck`; multi-output models sum the outputs with
+    their `loss_weights`.
 
     Example:
 
@@ -147,31 +164,46 @@ def check_initial_loss(
 
     Args:
         model: a compiled, untrained model.
-        x: inputs.
-        y: labels.
-        tolerance: accepted relative distance from the expected loss (> 0).
+        x: inputs (at most the first 4096 samples are used).
+        y: labels (a list / dict per output for a multi-output model).
+        tolerance: relative slack of the accepted band (> 0).
     """
     require_compiled(model, "check_initial_loss")
     check_positive("tolerance", tolerance)
-    measured = float(model.evaluate(x, y, verbose=0, return_dict=True)["loss"])
-    expected = expected_initial_loss(y, model.loss if isinstance(model.loss, str) else "")
-    margin = tolerance * max(expected, 1e-8)
-    already_trained = measured < expected - margin
-    passed = already_trained or abs(measured - expected) <= margin
-    shown = f"{measured:.4f}" + (" (below the prior: the model is already trained)"
-                                 if already_trained else "")
+    result = _initial_loss.measure(model, x, y, tolerance)
+    shown = f"{result.measured:.4f}" + (" (below the prior: the model is already trained)"
+                                        if result.status == "below" else "")
+    expected = (f"{result.prior:.4f}" if math.isclose(result.prior, result.uninformed)
+                else f"{result.prior:.4f} to {result.uninformed:.4f}")
     return CheckResult(
-        "1. initial loss", passed, shown, f"{expected:.4f}",
+        "1. initial loss", result.passed, shown, f"{expected} (+/-{tolerance:.0%})",
         "the output layer is not calibrated or the initialization is too large: use "
         "recipes.build_dnn (calibrated output) and the initializer that matches the "
         "activation (He for ReLU/ELU, Glorot for tanh/sigmoid, LeCun for SELU)",
     )
 
 
+def _inner(optimizer: Any) -> Any:
+    """The optimizer that does the work (unwraps `LossScaleOptimizer`)."""
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
 def check_learning_rate_decay(
     model: keras.Model, callbacks: Iterable[keras.callbacks.Callback] = ()
 ) -> CheckResult:
     """Checklist 2: is the learning rate decayed, by a schedule or by a metric?
+
+    The lectures disagree here, and this item follows both: lecture 000's
+    checklist 2 says "use learning-rate decay", while lecture 001's
+    default-DNN table says "Adam, schedule: none", because an adaptive
+    optimizer (Adam, Nadam, RMSprop, Adagrad, ...) already scales each
+    parameter's step by its gradient history. So the item passes with a
+    schedule, a scheduling callback, or an adaptive optimizer; in the last
+    case the result carries a note citing the default-DNN table. Plain SGD
+    (with or without momentum) at a constant rate fails. A
+    `LossScaleOptimizer` is judged by its inner optimizer.
 
     Example:
 
@@ -184,21 +216,32 @@ def check_learning_rate_decay(
         callbacks: the callbacks that will be passed to `fit`.
     """
     require_compiled(model, "check_learning_rate_decay")
-    rate = model.optimizer._learning_rate
+    optimizer = _inner(model.optimizer)
+    rate = optimizer._learning_rate
     found = []
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         found.append(type(rate).__name__)
     found += [type(c).__name__ for c in callbacks if type(c).__name__ in SCHEDULING_CALLBACKS]
+    name = type(optimizer).__name__
+    note = ""
+    if not found and name in ADAPTIVE_OPTIMIZERS:
+        note = (f"{name} adapts each parameter's step; lecture 001's default-DNN table uses "
+                "Adam with no schedule, so checklist 2 (lecture 000) is met by the optimizer")
     return CheckResult(
-        "2. learning-rate decay", bool(found), ", ".join(found) or "constant learning rate",
-        "a schedule or a scheduling callback",
+        "2. learning-rate decay", bool(found) or bool(note),
+        ", ".join(found) or (f"constant rate, adaptive {name}" if note
+                             else "constant learning rate"),
+        "a schedule, a scheduling callback or an adaptive optimizer",
         "start larger and decay: recipes.PowerSchedule, make_optimizer(..., decay=1e-4), "
         "keras.callbacks.ReduceLROnPlateau (performance scheduling) or callbacks.OneCycleScheduler",
+        note,
     )
 
 
 def check_optimizer(model: keras.Model) -> CheckResult:
     """Checklist 3: SGD with momentum, or Adam (or its relatives)?
+
+    A `LossScaleOptimizer` (mixed precision) is judged by its inner optimizer.
 
     Example:
 
@@ -210,15 +253,35 @@ def check_optimizer(model: keras.Model) -> CheckResult:
         model: a compiled model.
     """
     require_compiled(model, "check_optimizer")
-    optimizer = model.optimizer
+    optimizer = _inner(model.optimizer)
     name = type(optimizer).__name__
     momentum = float(getattr(optimizer, "momentum", 0.0) or 0.0)
     adam_family = name in ("Adam", "AdamW", "Nadam", "Adamax")
     passed = adam_family or (name == "SGD" and momentum > 0) or name == "RMSprop"
     measured = f"{name}(momentum={momentum})" if name == "SGD" else name
+    if optimizer is not model.optimizer:
+        measured += f" inside {type(model.optimizer).__name__}"
     return CheckResult(
         "3. optimizer", passed, measured, "SGD with momentum, or Adam",
         "use recipes.make_optimizer('momentum'), 'nesterov', 'adam' or 'nadam'",
+    )
+
+
+def _pair(argument: str, data: Any, optional: bool = False) -> tuple[Any, Any] | None:
+    """`data` as an `(x, y)` pair, or a `TypeError` naming `argument`."""
+    if data is None and optional:
+        return None
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return data[0], data[1]
+    if isinstance(data, (tuple, list)):
+        received = f"a {type(data).__name__} of {len(data)} items"
+    elif hasattr(data, "shape"):
+        received = f"an array of shape {tuple(data.shape)}"
+    else:
+        received = type(data).__name__
+    raise TypeError(
+        f"`{argument}` must be an `(x, y)` pair of inputs and labels"
+        f"{' or None' if optional else ''}; received {received}."
     )
 
 
@@ -235,22 +298,31 @@ def check_validation(validation_data: Any, test_data: Any = None) -> CheckResult
         validation_data: the `(x, y)` passed to `fit`, or `None`.
         test_data: the test `(x, y)`, to make sure it is not the same data.
     """
-    if validation_data is None:
+    valid = _pair("validation_data", validation_data, optional=True)
+    test = _pair("test_data", test_data, optional=True)
+    if valid is None:
         return CheckResult(
             "4a. validation set", False, "none", "a validation set",
             "pass validation_data=(x_valid, y_valid) to fit and watch val_loss per epoch",
         )
-    x_valid = np.asarray(validation_data[0])
-    same = test_data is not None and (
-        np.shares_memory(x_valid, np.asarray(test_data[0]))
-        or np.array_equal(x_valid, test_data[0])
+    x_valid = _initial_loss.arrays(valid[0])
+    same = test is not None and any(
+        np.shares_memory(a, b) or np.array_equal(a, b)
+        for a, b in zip(x_valid, _initial_loss.arrays(test[0]))
     )
     return CheckResult(
         "4a. validation set", not same,
-        "the test set" if same else f"{len(validation_data[0])} samples",
+        "the test set" if same else f"{len(x_valid[0])} samples",
         "a validation set that is not the test set",
         "hold out a separate validation set; keep the test set for the very end",
     )
+
+
+def _without_noise(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """Clone function: dropout and noise layers become identities, the rest is copied."""
+    if isinstance(layer, NOISE_LAYERS):
+        return keras.layers.Identity(name=layer.name)
+    return layer.__class__.from_config(layer.get_config())
 
 
 def check_overfit_small_subset(
@@ -260,7 +332,17 @@ def check_overfit_small_subset(
     """Checklist 4b: can a copy of the model overfit a tiny subset (loss close to zero)?
 
     Trains a clone (same architecture, weights and optimizer settings) on the
-    first `n_samples` samples; the model itself is not changed.
+    first `n_samples` samples, full batch, for `epochs` steps; the model
+    itself is not changed. To be fair to a regularized network, the clone's
+    dropout and noise layers (`Dropout` and its spatial / alpha / Gaussian
+    variants, `GaussianNoise`) are replaced by identities: their job is to
+    stop the net from memorizing, which is what this check asks of it (the
+    lecture's default DNN, with dropout 0.2, stays at ~0.07 on 20 digits
+    otherwise). The final loss is the compiled loss (weight penalties
+    included) in training mode: with the noise layers gone, that only makes
+    BatchNormalization use the subset's own statistics, whose moving
+    averages still lag after a few hundred steps (the same default DNN scores
+    0.009 in training mode and 0.08 in inference mode after 200 steps).
 
     Example:
 
@@ -269,9 +351,9 @@ def check_overfit_small_subset(
     ```
 
     Args:
-        model: a compiled model.
-        x: training inputs.
-        y: training labels.
+        model: a compiled model (Sequential or Functional).
+        x: training inputs (an array, or a list / dict for several inputs).
+        y: training labels (a list / dict per output for several outputs).
         n_samples: size of the subset (> 0).
         epochs: full-batch epochs on the subset (> 0).
         target_loss: the loss to reach (> 0).
@@ -280,23 +362,31 @@ def check_overfit_small_subset(
     check_positive("n_samples", n_samples, integer=True)
     check_positive("epochs", epochs, integer=True)
     check_positive("target_loss", target_loss)
-    clone = keras.models.clone_model(model)
+    clone = keras.models.clone_model(model, clone_function=_without_noise)
     clone.set_weights(model.get_weights())
+    config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
     clone.compile(
         optimizer=type(model.optimizer).from_config(model.optimizer.get_config()),
         loss=model.loss,
+        loss_weights=config.get("loss_weights"),
         steps_per_execution=min(int(epochs), 32),
     )
-    x_small, y_small = np.asarray(x)[:n_samples], np.asarray(y)[:n_samples]
+    x_small, y_small = _initial_loss.take(x, n_samples), _initial_loss.take(y, n_samples)
+    size = len(_initial_loss.arrays(x_small)[0])
     # `epochs` full-batch steps, run as one epoch over the subset repeated
     # (same updates as `epochs` epochs, without the per-epoch overhead).
-    repeat = (epochs,) + (1,) * (x_small.ndim - 1)
-    clone.fit(np.tile(x_small, repeat), np.tile(y_small, (epochs,) + (1,) * (y_small.ndim - 1)),
-              epochs=1, batch_size=len(x_small), shuffle=False, verbose=0)
-    final = float(clone.evaluate(x_small, y_small, verbose=0, return_dict=True)["loss"])
+    clone.fit(_initial_loss.repeat(x_small, epochs), _initial_loss.repeat(y_small, epochs),
+              epochs=1, batch_size=size, shuffle=False, verbose=0)
+    # Training mode: BatchNormalization normalizes with the subset's own statistics (its
+    # moving averages still lag after a few hundred steps; with no noise layers left, BN
+    # is the only layer the mode changes).
+    y_pred = clone(x_small, training=True)
+    final = float(keras.ops.convert_to_numpy(
+        clone.compute_loss(x=x_small, y=y_small, y_pred=y_pred, training=False)))
     return CheckResult(
         "4b. overfit a tiny subset", final <= target_loss,
-        f"loss {final:.4f} after {epochs} epochs on {n_samples} samples", f"<= {target_loss}",
+        f"loss {final:.4f} after {epochs} epochs on {size} samples (dropout off)",
+        f"<= {target_loss}",
         "the model or the optimizer cannot fit even a few samples: raise the learning rate, "
         "check the labels and the loss, or make the model larger",
     )
@@ -306,7 +396,9 @@ def check_input_scaling(x: Any, *, max_abs_mean: float = 5.0, max_std: float = 5
     """Lecture 001 guideline: are the input features normalized?
 
     Passes when every feature's mean and standard deviation are small (inputs
-    standardized or scaled to [0, 1]).
+    standardized or scaled to [0, 1]). Of several inputs (a list or dict),
+    the floating-point ones are checked; integer inputs (token ids for an
+    `Embedding`, category codes) are not features to scale and are skipped.
 
     Example:
 
@@ -315,14 +407,23 @@ def check_input_scaling(x: Any, *, max_abs_mean: float = 5.0, max_std: float = 5
     ```
 
     Args:
-        x: training inputs.
+        x: training inputs (an array, or a list / dict for several inputs).
         max_abs_mean: largest accepted |mean| of a feature (> 0).
         max_std: largest accepted standard deviation of a feature (> 0).
     """
     check_positive("max_abs_mean", max_abs_mean)
     check_positive("max_std", max_std)
-    features = np.asarray(x, dtype="float64").reshape(len(x), -1)
-    mean, std = float(np.abs(features.mean(axis=0)).max()), float(features.std(axis=0).max())
+    inputs = _initial_loss.arrays(x)
+    several = len(inputs) > 1
+    inputs = [a for a in inputs if a.dtype.kind == "f" or not several]
+    if not inputs:
+        return CheckResult("normalized inputs", True, "no floating-point inputs",
+                           f"<= {max_abs_mean}, <= {max_std}")
+    mean = std = 0.0
+    for array in inputs:
+        features = np.asarray(array, dtype="float64").reshape(len(array), -1)
+        mean = max(mean, float(np.abs(features.mean(axis=0)).max()))
+        std = max(std, float(features.std(axis=0).max()))
     return CheckResult(
         "normalized inputs", mean <= max_abs_mean and std <= max_std,
         f"max |mean| {mean:.3g}, max std {std:.3g}", f"<= {max_abs_mean}, <= {max_std}",
@@ -410,8 +511,14 @@ def run_checklist(
     callbacks: Iterable[keras.callbacks.Callback] = (),
     overfit: bool = True,
     gradients: bool = True,
+    strict: bool = False,
 ) -> ChecklistReport:
     """Run every checklist item on a compiled, untrained model before `fit`.
+
+    Item 1 takes the losses of `check_initial_loss` (sparse / categorical /
+    binary cross-entropy, `from_logits`, loss objects, MSE / MAE, one per
+    output of a multi-output model); multi-input `x` (list or dict) and
+    multi-output `y` work in every item.
 
     Example:
 
@@ -429,8 +536,14 @@ def run_checklist(
         callbacks: the callbacks that will be passed to `fit`.
         overfit: also run the tiny-subset overfitting check (trains a copy).
         gradients: also run the finite-difference gradient check.
+        strict: raise a `ValueError` (with the report) when an item fails,
+            instead of returning a failing report.
     """
-    x, y = train
+    x, y = _pair("train", train)
+    _pair("valid", valid, optional=True)
+    _pair("test", test, optional=True)
+    if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(callbacks, Iterable):
+        raise TypeError(f"`callbacks` must be a list of keras callbacks; received {callbacks!r}.")
     report = ChecklistReport(
         [
             check_input_scaling(x),
@@ -443,5 +556,7 @@ def run_checklist(
     if overfit:
         report.append(check_overfit_small_subset(model, x, y))
     if gradients:
-        report.append(check_gradients(model, x[:64], y[:64]))
+        report.append(check_gradients(model, _initial_loss.take(x, 64), _initial_loss.take(y, 64)))
+    if strict and not report.passed:
+        raise ValueError(f"run_checklist(strict=True): an item failed.\n{report}")
     return report

@@ -16,7 +16,8 @@ Anything else (BN after a non-linear layer and before a convolution, after an
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
@@ -30,28 +31,32 @@ INFERENCE_NO_OPS = (keras.layers.Dropout, keras.layers.AlphaDropout, keras.layer
 """Layers that are the identity at inference; a BN may be folded through them."""
 
 
-class FoldResult(NamedTuple):
-    """What `fold_batch_norm` returns: the folded model and what it did.
+@dataclass(frozen=True)
+class FoldReport:
+    """What `fold_batch_norm` did, attached to the folded model as `fold_report`.
+
+    `str(report)` is a readable list of the folded and the remaining BN layers.
+    The report lives on the Python object only: a folded model saved and loaded
+    again has no `fold_report`.
 
     Example:
 
     ```python
-    folded, done, left = fold_batch_norm(model)
-    print(fold_batch_norm(model).report())
+    folded = fold_batch_norm(model)
+    print(folded.fold_report)          # "folded 5 BatchNormalization layer(s), left 0 ..."
+    folded.fold_report.left            # [(bn_name, reason), ...]
     ```
 
     Args:
-        model: the inference copy with the BN layers folded.
-        folded: `(bn_name, layer_name)` for each BN folded into that layer.
+        folded: `(bn_name, layer_name)` for each BN folded into that layer
+            (`outer/inner_bn` for a BN inside a nested model).
         left: `(bn_name, reason)` for each BN left in place.
     """
 
-    model: keras.Model
-    folded: list[tuple[str, str]]
-    left: list[tuple[str, str]]
+    folded: list[tuple[str, str]] = field(default_factory=list)
+    left: list[tuple[str, str]] = field(default_factory=list)
 
-    def report(self) -> str:
-        """Return a readable list of the folded and the remaining BN layers."""
+    def __str__(self) -> str:
         lines = [f"folded {len(self.folded)} BatchNormalization layer(s), left {len(self.left)}"]
         lines += [f"  folded {bn} into {into}" for bn, into in self.folded]
         lines += [f"  left {bn}: {reason}" for bn, reason in self.left]
@@ -179,24 +184,27 @@ def _refold(layer: keras.layers.Layer) -> keras.layers.Layer:
     return layer.__class__.from_config(config)
 
 
-def fold_batch_norm(model: keras.Model) -> FoldResult:
+def fold_batch_norm(model: keras.Model) -> keras.Model:
     """Return an inference copy of `model` with its BatchNormalization layers folded away.
 
     Each BN directly after a linear Dense/Conv layer (BN before the
     activation) is folded into that layer's kernel and bias; a BN after an
     activation is folded into the next Dense layer when only inference no-ops
-    (Dropout, ...) lie between. Other BN layers stay and are listed in
-    `left` with the reason. Nested models are folded recursively. The copy
-    is uncompiled (`predict` works) and its outputs equal the original's in
-    inference mode (`training=False`) up to float32 rounding. The original
-    model is not changed.
+    (Dropout, ...) lie between. Other BN layers stay. Nested models are
+    folded recursively. The copy is uncompiled (`predict` works) and its
+    outputs equal the original's in inference mode (`training=False`) up to
+    float32 rounding. The original model is not changed.
+
+    What was folded and what was left (with the reason) is the attribute
+    `fold_report` of the returned model, a `FoldReport` (`.folded`, `.left`;
+    `print` it for a readable list). It is not saved with the model.
 
     Example:
 
     ```python
-    result = fold_batch_norm(model)
-    print(result.report())
-    result.model.predict(x)   # same as model.predict(x), fewer layers
+    folded = fold_batch_norm(model)
+    folded.predict(x)          # same as model.predict(x), fewer layers
+    print(folded.fold_report)  # what was folded into what, what was left and why
     ```
 
     Args:
@@ -208,13 +216,13 @@ def fold_batch_norm(model: keras.Model) -> FoldResult:
         raise ValueError(f"`model` {model.name!r} is not built; build it before folding.")
     weights, folded, left = _plan(model)
     folded_bns = {bn for bn, _ in folded}
-    nested: dict[str, FoldResult] = {}
+    nested: dict[str, keras.Model] = {}
 
     def clone_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
         if isinstance(layer, keras.Model):
             nested[layer.name] = fold_batch_norm(layer)
-            nested[layer.name].model.name = layer.name  # the outer graph refers to it by name
-            return nested[layer.name].model
+            nested[layer.name].name = layer.name  # the outer graph refers to it by name
+            return nested[layer.name]
         if layer.name in weights:
             return _refold(layer)
         return layer.__class__.from_config(layer.get_config())
@@ -240,7 +248,10 @@ def fold_batch_norm(model: keras.Model) -> FoldResult:
             layer.set_weights([kernel.astype(layer.dtype), bias.astype(layer.dtype)])
         else:
             layer.set_weights(model.get_layer(layer.name).get_weights())
-    for prefix, result in nested.items():
-        folded += [(f"{prefix}/{bn}", f"{prefix}/{into}") for bn, into in result.folded]
-        left += [(f"{prefix}/{bn}", reason) for bn, reason in result.left]
-    return FoldResult(new, folded, left)
+    for prefix, inner in nested.items():
+        report = inner.fold_report
+        folded += [(f"{prefix}/{bn}", f"{prefix}/{into}") for bn, into in report.folded]
+        left += [(f"{prefix}/{bn}", reason) for bn, reason in report.left]
+    # Plain attribute, outside Keras's tracking (a report is not state to save).
+    object.__setattr__(new, "fold_report", FoldReport(folded, left))
+    return new

@@ -12,7 +12,8 @@ import numpy as np
 from callbacks._validation import check_choice, check_positive
 from recipes.defaults import initializer_for
 
-TASKS = ("multiclass", "binary", "regression")
+TASKS = ("multiclass", "binary", "multilabel", "regression")
+"""The tasks an output layer serves; `recipes.optimizers.infer_task` returns one of these."""
 
 CALIBRATED_OUTPUT_SCALE = 1e-3
 """Variance scale of the calibrated output kernel: logits start close to the bias."""
@@ -29,7 +30,8 @@ def output_layer(
     """Return the output layer that matches `task`, optionally calibrated.
 
     Multiclass: softmax with `n_outputs` units; binary: one sigmoid unit;
-    regression: `n_outputs` linear units. Calibrated (checklist 1 of lecture
+    multilabel: `n_outputs` independent sigmoid units; regression:
+    `n_outputs` linear units. Calibrated (checklist 1 of lecture
     000) means a small kernel and a bias equal to the log prior, so the loss at
     initialization is the entropy of the labels: ln(10) = 2.3026 for 10
     balanced classes instead of, measured on digits with a 10-layer He+ELU net,
@@ -44,10 +46,11 @@ def output_layer(
 
     Args:
         n_outputs: units of the layer (1 for `"binary"`).
-        task: `"multiclass"`, `"binary"` or `"regression"`.
+        task: `"multiclass"`, `"binary"`, `"multilabel"` or `"regression"`.
         calibrate: start from the label entropy (small kernel, log-prior bias).
         class_priors: class frequencies for the bias (multiclass: one per
-            class; binary: P(y = 1)). Balanced classes when `None`.
+            class; binary: P(y = 1); multilabel: P(y_i = 1) per unit).
+            Balanced classes when `None`.
         name: the layer name.
     """
     check_choice("task", task, TASKS)
@@ -57,7 +60,8 @@ def output_layer(
             f"`n_outputs` must be 1 for task='binary' (one sigmoid unit); received "
             f"{n_outputs}. Use task='multiclass' for {n_outputs} exclusive classes."
         )
-    activation = {"multiclass": "softmax", "binary": "sigmoid", "regression": "linear"}[task]
+    activation = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid",
+                  "regression": "linear"}[task]
     if task == "multiclass" and n_outputs == 1:
         raise ValueError(
             "`n_outputs` must be >= 2 for task='multiclass'; received 1. "
@@ -98,8 +102,10 @@ def _prior_bias(
             f"`class_priors` must hold {expected} probabilities in (0, 1) for "
             f"task={task!r}; received {class_priors!r}."
         )
-    if task == "binary":
-        p = float(priors[0])
-        return [math.log(p / (1 - p))]
+    if task in ("binary", "multilabel"):
+        if np.any(priors >= 1):
+            raise ValueError(f"`class_priors` must be probabilities in (0, 1) for "
+                             f"task={task!r}; received {class_priors!r}.")
+        return [math.log(p / (1 - p)) for p in priors.tolist()]
     priors = priors / priors.sum()
     return [float(v) for v in np.log(priors)]

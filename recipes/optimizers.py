@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 
+from callbacks._initial_loss import loss_kind, output_names
 from callbacks._validation import (
     check_choice,
     check_fraction,
@@ -36,7 +37,7 @@ TASK_LOSSES = {
 
 def make_optimizer(
     name: str,
-    learning_rate: float | None = None,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule | None = None,
     *,
     momentum: float | None = None,
     clipvalue: float | None = None,
@@ -54,7 +55,10 @@ def make_optimizer(
     `recipes.OPTIMIZER_DEFAULTS`. `decay=` keeps the meaning it had in the
     slides' `SGD(lr=0.01, decay=1e-4)`: power scheduling with c = 1 and
     s = 1 / decay (Keras 3 drops `decay=` with a mere warning, and the
-    schedule silently vanishes).
+    schedule silently vanishes). Like every Keras optimizer, `learning_rate`
+    also takes a `keras.optimizers.schedules.LearningRateSchedule`
+    (`ExponentialDecay`, `CosineDecay`, `recipes.PowerSchedule`, ...); the
+    optimizer and its schedule round-trip through a `.keras` file.
 
     Example:
 
@@ -62,12 +66,15 @@ def make_optimizer(
     optimizer = make_optimizer("sgd", learning_rate=0.01, decay=1e-4)
     float(optimizer.learning_rate)  # 0.01 at iteration 0, 0.005 at 10000
     optimizer = make_optimizer("nesterov", clipnorm=1.0)
+    optimizer = make_optimizer(
+        "adam", learning_rate=keras.optimizers.schedules.CosineDecay(1e-3, 10_000))
     ```
 
     Args:
         name: one of the names above.
-        learning_rate: the (initial) learning rate (> 0); the lecture's
-            default for `name` when `None`.
+        learning_rate: the (initial) learning rate (> 0), or a
+            `LearningRateSchedule` (then neither `decay` nor `schedule`); the
+            lecture's default for `name` when `None`.
         momentum: momentum for `sgd`, `momentum`, `nesterov` and `rmsprop`,
             in [0, 1).
         clipvalue: clip each gradient component to [-clipvalue, clipvalue].
@@ -88,7 +95,16 @@ def make_optimizer(
         )
     settings = dict(OPTIMIZER_DEFAULTS[name])
     optimizer_class = getattr(keras.optimizers, settings.pop("class"))
-    if learning_rate is not None:
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        for argument, value in (("decay", decay), ("schedule", schedule)):
+            if value is not None:
+                raise ValueError(
+                    f"`learning_rate` is already a schedule ({type(learning_rate).__name__}); "
+                    f"`{argument}=` would be a second one. Pass one of `learning_rate=<schedule>`"
+                    f" and `{argument}=`; received {argument}={value!r}."
+                )
+        schedule, learning_rate = learning_rate, None
+    elif learning_rate is not None:
         learning_rate = float(check_positive("learning_rate", learning_rate))
     for argument in ("beta_1", "beta_2", "rho"):
         if argument in kwargs:
@@ -143,31 +159,24 @@ def make_optimizer(
     return optimizer_class(**settings)
 
 
-def infer_task(model: keras.Model) -> str:
-    """Return the task that the model's output layer implies.
-
-    softmax -> `"multiclass"`; one sigmoid unit -> `"binary"`; several
-    sigmoid units -> `"multilabel"`; linear -> `"regression"`.
-
-    Example:
-
-    ```python
-    infer_task(build_dnn((64,), 10))  # "multiclass"
-    ```
-
-    Args:
-        model: a built Keras model with one output.
-    """
+def _output_layers(model: keras.Model) -> dict[str, tuple[Any, int | None]]:
+    """Each output's name -> (the layer that produces it, its units), in output order."""
     outputs = getattr(model, "outputs", None) or []
-    if len(outputs) > 1:
-        raise ValueError(
-            f"Cannot infer the loss of a model with {len(outputs)} outputs; pass `loss=`."
-        )
+    names = output_names(model)
+    if len(outputs) == len(names) and outputs:
+        return {
+            name: (tensor._keras_history.operation,
+                   tensor.shape[-1] if len(tensor.shape) > 1 else 1)
+            for name, tensor in zip(names, outputs)
+        }
     last = model.layers[-1] if model.layers else None
-    if isinstance(last, keras.layers.Softmax):
+    return {names[0]: (last, getattr(last, "units", None))}
+
+
+def _layer_task(layer: Any, units: int | None, where: str) -> str:
+    if isinstance(layer, keras.layers.Softmax):
         return "multiclass"
-    activation = getattr(getattr(last, "activation", None), "__name__", None)
-    units = getattr(last, "units", None)
+    activation = getattr(getattr(layer, "activation", None), "__name__", None)
     if activation == "softmax":
         return "multiclass"
     if activation == "sigmoid":
@@ -175,9 +184,111 @@ def infer_task(model: keras.Model) -> str:
     if activation == "linear":
         return "regression"
     raise ValueError(
-        f"Cannot infer the task from the output layer {getattr(last, 'name', last)!r} "
+        f"Cannot infer the task of {where} from its layer {getattr(layer, 'name', layer)!r} "
         f"(activation {activation!r}); pass `loss=` and `metrics=` explicitly."
     )
+
+
+def infer_task(model: keras.Model, output: int | str | None = None) -> str:
+    """Return the task that an output layer of the model implies.
+
+    softmax -> `"multiclass"`; one sigmoid unit -> `"binary"`; several
+    sigmoid units -> `"multilabel"`; linear -> `"regression"` (the names of
+    `recipes.heads.TASKS`).
+
+    Example:
+
+    ```python
+    infer_task(build_dnn((64,), 10))  # "multiclass"
+    infer_task(two_output_model, output="price")  # "regression"
+    ```
+
+    Args:
+        model: a built Keras model.
+        output: for a model with several outputs, the output's name or
+            index (required there: the task is never guessed).
+    """
+    layers = _output_layers(model)
+    names = list(layers)
+    if output is None:
+        if len(names) > 1:
+            raise ValueError(
+                f"Cannot infer one task for a model with {len(names)} outputs {names}; pass "
+                "`output=` (a name or an index), or `loss=` per output."
+            )
+        output = names[0]
+    if isinstance(output, int) and not isinstance(output, bool):
+        if not -len(names) <= output < len(names):
+            raise ValueError(f"`output`={output} is out of range for the outputs {names}.")
+        output = names[output]
+    if output not in layers:
+        raise ValueError(f"`output` must be one of {names} or an index; received {output!r}.")
+    where = f"output {output!r}" if len(names) > 1 else "the output"
+    return _layer_task(*layers[output], where)
+
+
+def _auto_metrics(loss: Any, task: str | None) -> list[str] | None:
+    """Metrics for one output: from its loss when that is a known kind, else from its task."""
+    try:
+        kind = loss_kind(loss).kind
+    except ValueError:
+        kind = None
+    if kind == "binary_crossentropy" and task == "multilabel":
+        return ["binary_accuracy"]
+    if kind in ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                "binary_crossentropy"):
+        return ["accuracy"]
+    if kind in ("mse", "mae"):
+        return ["mae"]
+    return None if task is None else list(TASK_LOSSES[task][1])
+
+
+def _per_output(names: list[str], loss: Any) -> dict[str, Any]:
+    """The given `loss` for each output name (`"auto"` everywhere for `"auto"`)."""
+    if hasattr(loss, "keys"):
+        unknown = sorted(set(loss.keys()) - set(names))
+        if unknown:
+            raise ValueError(f"`loss` has keys {unknown} that are not outputs of the model "
+                             f"(outputs: {names}).")
+        return {name: loss.get(name) for name in names}
+    if isinstance(loss, (list, tuple)) and len(names) > 1:
+        if len(loss) != len(names):
+            raise ValueError(f"`loss` has {len(loss)} entries for a model with {len(names)} "
+                             f"outputs {names}.")
+        return dict(zip(names, loss))
+    return dict.fromkeys(names, loss)
+
+
+def _auto_loss_and_metrics(model: keras.Model, loss: Any, metrics: Any) -> tuple[Any, Any]:
+    """Fill an `"auto"` loss / metrics per output from each output's task (or given loss)."""
+    names = list(_output_layers(model))
+    losses, chosen = {}, {}
+    for name, output_loss in _per_output(names, loss).items():
+        try:
+            task, problem = infer_task(model, name), None
+        except ValueError as error:
+            task, problem = None, error
+        if _is_auto(output_loss):
+            if task is None:
+                raise ValueError(f"loss='auto': {problem}") from problem
+            output_loss = TASK_LOSSES[task][0]
+        losses[name] = output_loss
+        if output_loss is None:  # an output without a loss has no metrics either
+            continue
+        chosen[name] = _auto_metrics(output_loss, task)
+        if chosen[name] is None and _is_auto(metrics):
+            raise ValueError(
+                f"metrics='auto': {problem} For several outputs pass a dict keyed by output "
+                f"name (outputs: {names})."
+            ) from problem
+    one = len(names) == 1
+    loss = (losses[names[0]] if one else losses) if _is_auto(loss) else loss
+    metrics = (chosen.get(names[0]) if one else chosen) if _is_auto(metrics) else metrics
+    return loss, metrics
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == "auto"
 
 
 def compile_recipe(
@@ -195,7 +306,9 @@ def compile_recipe(
 
     Multiclass (softmax): sparse categorical cross-entropy + accuracy; binary
     (one sigmoid): binary cross-entropy + accuracy; regression (linear): MSE +
-    MAE. `fast=True` runs `FAST_STEPS_PER_EXECUTION` steps per call of the
+    MAE. On a model with several outputs each output gets its own (a dict
+    keyed by output name), and `loss=` may be a dict or list.
+    `fast=True` runs `FAST_STEPS_PER_EXECUTION` steps per call of the
     compiled train function, which changes no maths (see BENCHMARKS.md for the
     measured speed-up). Batch-level callbacks then fire once every N steps; pass
     `fast=False` for per-step callbacks such as `callbacks.PowerScheduling`.
@@ -209,13 +322,20 @@ def compile_recipe(
     ```python
     model = compile_recipe(build_dnn((64,), 10), "nadam", learning_rate=3e-3)
     model = compile_recipe(build_dnn((8,), 1, task="regression"), loss="mae")
+    compile_recipe(two_outputs, loss={"digit": "sparse_categorical_crossentropy",
+                                      "price": "mse"})   # metrics per output
     ```
 
     Args:
         model: the model to compile (returned, compiled in place).
         optimizer: a name for `make_optimizer` or a Keras optimizer object.
-        loss: `"auto"` or any Keras loss (name or object).
-        metrics: `"auto"` or a list of Keras metrics.
+        loss: `"auto"` or any Keras loss (name or object); for a model with
+            several outputs a dict keyed by output name or a list in output
+            order (an entry `"auto"` infers that output's loss).
+        metrics: `"auto"` (per output: from its loss when it is a cross-
+            entropy or MSE / MAE, else from its task; an output whose task
+            cannot be inferred is named in the error) or Keras metrics (a
+            list, or a dict per output).
         fast: use `steps_per_execution` (identical maths, less overhead).
         learning_rate: passed to `make_optimizer` (names only).
         steps_per_execution: explicit value, overriding `fast`.
@@ -238,10 +358,11 @@ def compile_recipe(
             "`optimizer` must be a name accepted by make_optimizer or a keras Optimizer; "
             f"received {optimizer!r}."
         )
-    if loss == "auto" or metrics == "auto":
-        task_loss, task_metrics = TASK_LOSSES[infer_task(model)]
-        loss = task_loss if loss == "auto" else loss
-        metrics = task_metrics if metrics == "auto" else metrics
+    if loss is None:
+        raise ValueError("`loss` must be 'auto', a Keras loss, or a dict / list of them (one per "
+                         "output); received None.")
+    if _is_auto(loss) or _is_auto(metrics):
+        loss, metrics = _auto_loss_and_metrics(model, loss, metrics)
     if isinstance(metrics, str):
         metrics = [metrics]
     if metrics is not None and not isinstance(metrics, (Sequence, dict)):

@@ -5,8 +5,8 @@ training model B never changes model A: `keras.Sequential(model_A.layers[:-1])`
 would share A's layer objects and every step on B would silently change A
 (ageron/handson-ml2#454). `fine_tune` runs the two phases: the new head alone
 on frozen reused layers, then everything with a lower learning rate.
-`freeze`, `unfreeze` and `trainable_summary` live in `recipes.freezing` and
-`fold_batch_norm` in `recipes.folding`; they are importable from here too.
+`freeze`, `unfreeze` and `trainable_summary` live in `recipes.freezing`,
+`fold_batch_norm` in `recipes.folding`.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from typing import Any
 
 import keras
 
+from callbacks._initial_loss import output_names
 from callbacks._validation import check_choice, check_non_negative, check_positive
-from recipes.folding import FoldResult, fold_batch_norm
-from recipes.freezing import freeze, layer_index, recompile, trainable_summary, unfreeze
+from recipes import freezing
+from recipes.freezing import layer_index, recompile
 from recipes.heads import TASKS, output_layer
 from recipes.optimizers import compile_recipe, infer_task
 
-__all__ = [
-    "FoldResult", "fine_tune", "fold_batch_norm", "freeze", "reuse_pretrained",
-    "trainable_summary", "unfreeze",
-]
+__all__ = ["fine_tune", "reuse_pretrained"]
 
 DEFAULT_LEARNING_RATE = 1e-3
 """Head-phase learning rate of `fine_tune` for a model that is not compiled yet."""
@@ -41,9 +39,9 @@ def _parse_task_head(head: str, features: Any) -> list[keras.layers.Layer]:
         raise ValueError(
             f"`head`: the count after ':' must be a positive int; received {head!r}."
         )
-    if task == "multiclass" and not units:
+    if task in ("multiclass", "multilabel") and not units:
         raise ValueError(
-            "`head='multiclass'` needs the number of classes, e.g. head='multiclass:5'; "
+            f"`head='{task}'` needs the number of classes, e.g. head='{task}:5'; "
             f"received {head!r}."
         )
     n_outputs = int(units) if units else 1
@@ -66,7 +64,8 @@ def _head_layers(head: Any, features: Any) -> list[keras.layers.Layer]:
         isinstance(layer, keras.layers.Layer) for layer in layers
     ):
         raise TypeError(
-            "`head` must be None, a task name ('binary', 'multiclass:N', 'regression'), a "
+            "`head` must be None, a task name ('binary', 'multiclass:N', 'multilabel:N', "
+            "'regression'), a "
             f"keras layer or a list of layers; received {head!r}."
         )
     for layer in layers:
@@ -78,10 +77,30 @@ def _head_layers(head: Any, features: Any) -> list[keras.layers.Layer]:
     return list(layers)
 
 
+def _uncloneable(source: keras.Model) -> str:
+    """The first layer that `from_config(get_config())` cannot rebuild, described."""
+    for layer in source.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            layer.__class__.from_config(layer.get_config())
+        except Exception as error:  # noqa: BLE001 - any failure is the answer here
+            return f"layer {layer.name!r} ({type(layer).__name__}): {error}"
+    return ""
+
+
 def _copy(source: keras.Model) -> keras.Model:
     try:
         clone = keras.models.clone_model(source)
-    except ValueError as error:
+    except (TypeError, ValueError, NotImplementedError) as error:
+        culprit = _uncloneable(source)
+        if culprit:
+            raise TypeError(
+                f"`source` model {source.name!r} cannot be cloned: clone_model rebuilds each "
+                f"layer with `from_config(get_config())`, and {culprit}. Give that layer a "
+                "`get_config()` returning its `__init__` arguments (and accept `**kwargs` "
+                "such as `trainable` and `name` in `__init__`)."
+            ) from error
         raise TypeError(
             "`source` must be a Sequential or Functional keras model (subclassed models cannot "
             f"be cloned); received {type(source).__name__}: {error}"
@@ -90,12 +109,47 @@ def _copy(source: keras.Model) -> keras.Model:
     return clone
 
 
+def _output_tensor(clone: keras.Model, source: keras.Model, output: int | str | None) -> Any:
+    """The clone's output tensor to build on; several outputs need `output` (never guessed)."""
+    names = output_names(source)
+    if output is None:
+        raise ValueError(
+            f"`source` model {source.name!r} has {len(names)} outputs {names}; pass "
+            "`output=` (a name or an index) to say which one to build on."
+        )
+    if isinstance(output, int) and not isinstance(output, bool):
+        if not -len(names) <= output < len(names):
+            raise ValueError(f"`output`={output} is out of range for the outputs {names}.")
+        output = names[output]
+    if output not in names:
+        raise ValueError(f"`output` must be one of {names} or an index; received {output!r}.")
+    return clone.outputs[names.index(output)]
+
+
+def _walk_back(tensor: Any, drop: int, source_name: str) -> Any:
+    """The tensor `drop` layers below `tensor` along its (single-input) path."""
+    for _ in range(drop):
+        layer, node_index, _ = tensor._keras_history
+        inputs = layer._inbound_nodes[node_index].input_tensors
+        if len(inputs) != 1:
+            raise ValueError(
+                f"`drop`={drop}: layer {layer.name!r} has {len(inputs)} inputs, so there is "
+                "no single tensor below it to build on; use a smaller `drop`."
+            )
+        tensor = inputs[0]
+        if isinstance(tensor._keras_history[0], keras.layers.InputLayer):
+            raise ValueError(f"`drop`={drop} reaches the input of {source_name!r}: nothing left "
+                             "to reuse.")
+    return tensor
+
+
 def reuse_pretrained(
     source: keras.Model,
     *,
     drop: int = 1,
     head: Any = None,
     freeze: bool = True,
+    output: int | str | None = None,
     compile: bool | str = "auto",
     optimizer: str | keras.optimizers.Optimizer = "adam",
     learning_rate: float | None = None,
@@ -106,7 +160,10 @@ def reuse_pretrained(
     The copy is lecture 001's `clone_model` + `set_weights`: new layer objects
     with A's weights, so training B leaves every weight of A bit-identical.
     Works on Sequential and Functional models (e.g. a `keras.applications`
-    model). With `freeze=True` the reused layers are frozen and the head alone
+    model). On a model with several outputs, `output` names the one to build
+    on (a name or an index; required, never guessed): `drop` then counts
+    layers down that output's path, and the other outputs are left out.
+    With `freeze=True` the reused layers are frozen and the head alone
     trains. A task-name head is a calibrated `output_layer` (preceded by
     global average pooling for image feature maps, or `Flatten` for other
     rank > 2 outputs).
@@ -130,9 +187,11 @@ def reuse_pretrained(
         drop: how many top layers to leave out (0 <= drop < number of
             non-input layers).
         head: `None`, a task name (`"binary"`, `"multiclass:N"`,
-            `"regression"` or `"regression:N"`), a new layer or a list of new
-            layers.
+            `"multilabel:N"`, `"regression"` or `"regression:N"`), a new layer
+            or a list of new layers.
         freeze: freeze the reused layers (not the head).
+        output: the output to build on, by name or index (required for a
+            source with several outputs, ignored otherwise).
         compile: `"auto"` (compile when the head implies the loss), `True`
             (always; fails if the loss cannot be inferred) or `False`.
         optimizer: optimizer name or object for `compile_recipe`.
@@ -149,6 +208,15 @@ def reuse_pretrained(
     check_choice("compile", compile, ("auto", True, False))
     check_non_negative("drop", drop, integer=True)
     clone = _copy(source)
+    name = name or f"{source.name}_reused"
+    if len(getattr(source, "outputs", None) or []) > 1:
+        features = _walk_back(_output_tensor(clone, source, output), drop, source.name)
+        head_layers = _head_layers(head, features)
+        x = features
+        for layer in head_layers:
+            x = layer(x)
+        model = keras.Model(clone.inputs, x, name=name)
+        return _finish(model, head_layers, freeze, compile, optimizer, learning_rate)
     trunk = [layer for layer in clone.layers if not isinstance(layer, keras.layers.InputLayer)]
     if drop >= len(trunk):
         names = [layer.name for layer in trunk]
@@ -157,7 +225,6 @@ def reuse_pretrained(
             f"(it would leave nothing to reuse); the layers are {names}."
         )
     kept = trunk[: len(trunk) - drop]
-    name = name or f"{source.name}_reused"
     if isinstance(source, keras.Sequential):
         features = kept[-1].output
         head_layers = _head_layers(head, features)
@@ -170,9 +237,17 @@ def reuse_pretrained(
         for layer in head_layers:
             x = layer(x)
         model = keras.Model(clone.inputs, x, name=name)
+    return _finish(model, head_layers, freeze, compile, optimizer, learning_rate)
+
+
+def _finish(model: keras.Model, head_layers: list[keras.layers.Layer], freeze: bool,
+            compile: bool | str, optimizer: Any, learning_rate: float | None) -> keras.Model:
+    """Freeze the reused layers (all but the head) and compile as asked."""
     if freeze:
-        for layer in kept:
-            layer.trainable = False
+        head = {id(layer) for layer in head_layers}
+        for layer in model.layers:
+            if id(layer) not in head and not isinstance(layer, keras.layers.InputLayer):
+                layer.trainable = False
     if compile is True or (compile == "auto" and head_layers):
         try:
             infer_task(model)
@@ -195,6 +270,20 @@ def _fit(model: keras.Model, train: Any, valid: Any, **kwargs: Any) -> keras.cal
     return model.fit(train, validation_data=valid, **kwargs)
 
 
+def _compile(model: keras.Model, optimizer: Any, loss: Any, metrics: Any,
+             **kwargs: Any) -> None:
+    """`compile_recipe` for `fine_tune`; `metrics=None` means "auto", or none if unknown."""
+    try:
+        compile_recipe(model, optimizer, loss=loss,
+                       metrics="auto" if metrics is None else metrics, **kwargs)
+    except ValueError as error:
+        if "loss='auto'" in str(error):
+            raise ValueError(f"fine_tune: {error} (`fine_tune(..., loss=...)`)") from error
+        if metrics is not None or "metrics='auto'" not in str(error):
+            raise
+        compile_recipe(model, optimizer, loss=loss, metrics=None, **kwargs)
+
+
 def fine_tune(
     model: keras.Model,
     train: Any,
@@ -206,6 +295,8 @@ def fine_tune(
     fine_tune_learning_rate: float | None = None,
     until: int | str = -1,
     optimizer: str | keras.optimizers.Optimizer = "adam",
+    loss: Any = None,
+    metrics: Any = None,
     keep_batch_norm_frozen: bool = True,
     batch_size: int | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
@@ -240,6 +331,12 @@ def fine_tune(
         fine_tune_learning_rate: phase-2 rate; `None`: phase-1 rate / 10.
         until: layers below this index or name are frozen in phase 1.
         optimizer: used only when `model` is not compiled (`compile_recipe`).
+        loss: the loss to train with; `None` keeps a compiled model's loss,
+            or infers it from the head's task (`compile_recipe`). Needed for
+            a head that implies no loss (logits, a feature extractor).
+        metrics: the metrics; `None` keeps a compiled model's metrics, or
+            picks them from the loss or the head's task (none when neither
+            tells).
         keep_batch_norm_frozen: BN layers stay in inference mode in phase 2
             (Keras transfer-learning guide).
         batch_size: passed to `fit`.
@@ -259,13 +356,18 @@ def fine_tune(
     top = layer_index(model, until, "until", allow_end=True)
     compiled = getattr(model, "compiled", False) and model.optimizer is not None
     if top:
-        freeze(model, until=top, recompile=False)
+        freezing.freeze(model, until=top, recompile=False)
     if top < len(model.layers):
-        unfreeze(model, start=top, recompile=False)
+        freezing.unfreeze(model, start=top, recompile=False)
     if compiled:
         recompile(model, learning_rate=learning_rate)
+        if loss is not None or metrics is not None:
+            _compile(model, model.optimizer, loss if loss is not None else model.loss, metrics,
+                     steps_per_execution=model.steps_per_execution)
     else:
-        compile_recipe(model, optimizer, learning_rate=learning_rate or DEFAULT_LEARNING_RATE)
+        rate_kwargs = {"learning_rate": learning_rate or DEFAULT_LEARNING_RATE} if isinstance(
+            optimizer, str) else {}
+        _compile(model, optimizer, "auto" if loss is None else loss, metrics, **rate_kwargs)
     rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     fit_kwargs = {"batch_size": batch_size, "callbacks": callbacks, "verbose": verbose}
     combined = keras.callbacks.History()
@@ -275,7 +377,8 @@ def fine_tune(
         histories.append(_fit(model, train, valid, epochs=head_epochs, **fit_kwargs))
     if epochs:
         fine_rate = fine_tune_learning_rate or rate * FINE_TUNE_RATE_FACTOR
-        unfreeze(model, learning_rate=fine_rate, keep_batch_norm_frozen=keep_batch_norm_frozen)
+        freezing.unfreeze(model, learning_rate=fine_rate,
+                          keep_batch_norm_frozen=keep_batch_norm_frozen)
         histories.append(_fit(model, train, valid, initial_epoch=head_epochs,
                               epochs=head_epochs + epochs, **fit_kwargs))
     for history in histories:

@@ -65,7 +65,11 @@ def test_binary_ln2_deepcopy_second_fit_and_unsupported_loss():
     mse = _model(n_out=1, activation=None, loss="mse")
     other = InitialLossCheck(x, y)
     mse.fit(x, y, epochs=1, callbacks=[other], verbose=0)
-    assert other.expected is None and other.ok is None and other.measured is not None
+    assert other.expected == pytest.approx(0.5) and other.label_entropy == pytest.approx(0.25)
+    assert other.ok is True and other.accepted == pytest.approx((0.225, 0.55))
+    hinge = _model(n_out=1, activation="tanh", loss="hinge")
+    with pytest.raises(ValueError, match="'hinge'.*supported"):
+        hinge.fit(x, y, epochs=1, callbacks=[InitialLossCheck(x, y)], verbose=0)
 
 
 def test_bad_input_and_uncompiled_model():

@@ -37,16 +37,20 @@ def test_dense_bn_folds_with_equal_outputs(batch_norm):
                       task="regression", calibrate_output=False)
     _randomize_bn(model)
     before = [np.array(w) for w in model.get_weights()]
-    result = fold_batch_norm(model)
+    folded = fold_batch_norm(model)
+    assert isinstance(folded, keras.Model)
     x = np.random.default_rng(1).normal(size=(128, 12)).astype("float32")
-    assert _max_diff(model, result.model, x) < 1e-5
-    assert not any(isinstance(la, keras.layers.BatchNormalization) for la in result.model.layers)
-    assert len(result.folded) == 5 and result.left == []
+    assert _max_diff(model, folded, x) < 1e-5
+    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=0, atol=1e-5)
+    assert not any(isinstance(la, keras.layers.BatchNormalization) for la in folded.layers)
+    report = folded.fold_report
+    assert len(report.folded) == 5 and report.left == []
     into = "hidden_1_dense" if batch_norm == "before" else "hidden_2_dense"
-    assert result.folded[0] == ("hidden_1_bn", into)
+    assert report.folded[0] == ("hidden_1_bn", into)
     after = model.get_weights()
     assert all(np.array_equal(w, np.array(v)) for w, v in zip(before, after, strict=True))
-    assert "folded 5" in result.report()
+    assert "folded 5" in str(report)
 
 
 def test_conv_before_activation_folds_and_unfoldable_layouts_are_reported():
@@ -62,7 +66,8 @@ def test_conv_before_activation_folds_and_unfoldable_layouts_are_reported():
     outputs = keras.layers.GlobalAveragePooling2D(name="pool")(z)
     model = keras.Model(inputs, outputs)
     _randomize_bn(model)
-    folded, done, left = fold_batch_norm(model)
+    folded = fold_batch_norm(model)
+    done, left = folded.fold_report.folded, folded.fold_report.left
     assert done == [("bn1", "c1")]
     assert [bn for bn, _ in left] == ["bn2", "bn3"]
     assert "'c2'" in left[0][1] and "Add" in left[1][1]
@@ -76,11 +81,12 @@ def test_keras_applications_model_folds():
         weights=None, input_shape=(32, 32, 3), alpha=0.35, include_top=False, pooling="avg"
     )
     _randomize_bn(model)
-    result = fold_batch_norm(model)
-    assert len(result.folded) == 52 and not result.left  # every Conv/DepthwiseConv -> BN pair
+    folded = fold_batch_norm(model)
+    report = folded.fold_report
+    assert len(report.folded) == 52 and not report.left  # every Conv/DepthwiseConv -> BN pair
     x = np.random.default_rng(3).random((2, 32, 32, 3)).astype("float32")
     reference = np.asarray(model(x, training=False))
-    np.testing.assert_allclose(np.asarray(result.model(x, training=False)), reference,
+    np.testing.assert_allclose(np.asarray(folded(x, training=False)), reference,
                                rtol=1e-4, atol=1e-5)
 
 
@@ -88,10 +94,11 @@ def test_nested_models_and_bad_input():
     inner = build_dnn((5,), 2, hidden=(6,), batch_norm="before", name="inner")
     _randomize_bn(inner)
     outer = keras.Sequential([keras.Input((5,)), inner, keras.layers.Dense(1)], name="outer")
-    result = fold_batch_norm(outer)
-    assert result.folded == [("inner/hidden_1_bn", "inner/hidden_1_dense")]
+    folded = fold_batch_norm(outer)
+    assert folded.fold_report.folded == [("inner/hidden_1_bn", "inner/hidden_1_dense")]
+    assert folded.get_layer("inner").fold_report.folded == [("hidden_1_bn", "hidden_1_dense")]
     x = np.random.default_rng(4).normal(size=(16, 5)).astype("float32")
-    assert _max_diff(outer, result.model, x) < 1e-5
+    assert _max_diff(outer, folded, x) < 1e-5
     with pytest.raises(TypeError, match="model"):
         fold_batch_norm("model")
     with pytest.raises(ValueError, match="not built"):

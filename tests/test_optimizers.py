@@ -193,3 +193,76 @@ def test_power_schedule_model_round_trips_through_keras_file(digits, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-2:] == ["ok", str(int(model.optimizer.iterations))]
+
+
+@pytest.mark.parametrize("name, schedule", [
+    ("adam", keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5)),
+    ("nadam", keras.optimizers.schedules.CosineDecay(0.01, decay_steps=10)),
+    ("momentum", PowerSchedule(0.05, 2, 1.5)),
+])
+def test_schedule_objects_as_learning_rate_fit_save_load(name, schedule, tmp_path):
+    optimizer = make_optimizer(name, learning_rate=schedule)
+    assert optimizer._learning_rate is schedule
+    model = compile_recipe(build_dnn((6,), 3, hidden=(4,)), optimizer, fast=False)
+    x = np.random.default_rng(0).normal(size=(24, 6)).astype("float32")
+    model.fit(x, np.arange(24) % 3, batch_size=8, epochs=1, verbose=0)  # 3 steps
+    assert int(model.optimizer.iterations) == 3
+    path = tmp_path / "scheduled.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.optimizer._learning_rate) is type(schedule)
+    assert int(loaded.optimizer.iterations) == 3
+    expected = float(keras.ops.convert_to_numpy(schedule(3)))
+    for m in (model, loaded):
+        rate = float(keras.ops.convert_to_numpy(m.optimizer.learning_rate))
+        assert rate == pytest.approx(expected, rel=1e-6)
+    assert expected != pytest.approx(float(keras.ops.convert_to_numpy(schedule(0))))
+
+
+def test_schedule_learning_rate_with_decay_or_schedule_names_both():
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.01, 100, 0.5)
+    with pytest.raises(ValueError, match=r"`learning_rate` is already a schedule.*`decay=`"):
+        make_optimizer("sgd", learning_rate=schedule, decay=1e-4)
+    with pytest.raises(ValueError, match=r"`learning_rate` is already a schedule.*`schedule=`"):
+        make_optimizer("sgd", learning_rate=schedule, schedule=PowerSchedule(0.1, 10))
+
+
+def _two_in_two_out(activation="softmax"):
+    tokens = keras.Input((5,), name="tokens")
+    extra = keras.Input((3,), name="extra")
+    hidden = keras.layers.Dense(8, activation="relu")(
+        keras.layers.Concatenate()([tokens, extra]))
+    digit = keras.layers.Dense(4, activation=activation, name="digit")(hidden)
+    price = keras.layers.Dense(1, name="price")(hidden)
+    return keras.Model({"tokens": tokens, "extra": extra}, {"digit": digit, "price": price})
+
+
+def test_two_input_two_output_model_compiles_with_a_loss_dict_and_trains():
+    rng = np.random.default_rng(0)
+    x = {"tokens": rng.normal(size=(32, 5)).astype("float32"),
+         "extra": rng.normal(size=(32, 3)).astype("float32")}
+    y = {"digit": np.arange(32) % 4, "price": rng.normal(size=(32, 1)).astype("float32")}
+    model = compile_recipe(_two_in_two_out(), "adam",
+                           loss={"digit": "sparse_categorical_crossentropy", "price": "mse"})
+    logs = model.fit(x, y, epochs=2, verbose=0).history
+    assert {"digit_accuracy", "price_mae"} <= set(logs), sorted(logs)
+    assert np.isfinite(logs["loss"]).all()
+    auto = compile_recipe(_two_in_two_out(), "adam")  # loss and metrics per output's task
+    assert dict(auto.loss) == {"digit": "sparse_categorical_crossentropy", "price": "mse"}
+    assert {"digit_accuracy", "price_mae"} <= set(auto.fit(x, y, verbose=0).history)
+    logits = compile_recipe(_two_in_two_out(activation=None), "adam", loss={
+        "digit": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "price": "mae"})
+    assert {"digit_accuracy", "price_mae"} <= set(logits.fit(x, y, verbose=0).history)
+
+
+def test_metrics_auto_names_the_output_it_cannot_infer():
+    with pytest.raises(ValueError, match=r"metrics='auto'.*output 'digit'.*tanh"):
+        compile_recipe(_two_in_two_out(activation="tanh"), "adam",
+                       loss={"digit": "hinge", "price": "mse"})
+    with pytest.raises(ValueError, match=r"loss='auto'.*output 'digit'"):
+        compile_recipe(_two_in_two_out(activation="tanh"))
+    with pytest.raises(ValueError, match=r"keys \['prices'\]"):
+        compile_recipe(_two_in_two_out(), loss={"digit": "mse", "prices": "mse"})
+    model = compile_recipe(_two_in_two_out(activation="tanh"), "adam", metrics={"price": "mae"},
+                           loss={"digit": "hinge", "price": "mse"})
+    assert model.compiled

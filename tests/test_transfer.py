@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from recipes.data import split_for_transfer
+from recipes.freezing import unfreeze
 from recipes.models import build_dnn
 from recipes.optimizers import compile_recipe
-from recipes.transfer import fine_tune, reuse_pretrained, unfreeze
+from recipes.transfer import fine_tune, reuse_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +146,90 @@ def test_fine_tune_compiles_an_uncompiled_model(model_a, split):
     assert float(model_b.optimizer.learning_rate) == pytest.approx(3e-5)
     with pytest.raises(ValueError, match="nothing to train"):
         fine_tune(model_b, split.b.train, head_epochs=0, epochs=0)
+
+
+def _two_output_source():
+    inputs = keras.Input((6,), name="x")
+    shared = keras.layers.Dense(8, activation="relu", name="shared")(inputs)
+    digit_features = keras.layers.Dense(5, activation="relu", name="digit_features")(shared)
+    digit = keras.layers.Dense(3, activation="softmax", name="digit")(digit_features)
+    price = keras.layers.Dense(1, name="price")(shared)
+    return keras.Model(inputs, {"digit": digit, "price": price}, name="two")
+
+
+def test_reuse_pretrained_on_two_outputs_needs_the_output_and_builds_on_it():
+    source = _two_output_source()
+    before = _snapshot(source)
+    with pytest.raises(ValueError, match=r"2 outputs \['digit', 'price'\].*`output=`"):
+        reuse_pretrained(source, head="binary")
+    for output in ("digit", 0):
+        model = reuse_pretrained(source, head="binary", output=output)
+        assert [layer.name for layer in model.layers[1:]] == [
+            "shared", "digit_features", "head_output"]
+        assert model.output_shape == (None, 1) and model.loss == "binary_crossentropy"
+        assert [layer.trainable for layer in model.layers[1:]] == [False, False, True]
+    price = reuse_pretrained(source, head="multiclass:4", output="price", drop=1)
+    assert [layer.name for layer in price.layers[1:]] == ["shared", "head_output"]
+    x = np.random.default_rng(0).normal(size=(16, 6)).astype("float32")
+    features = keras.Model(price.inputs, price.get_layer("shared").output)
+    np.testing.assert_allclose(features.predict(x, verbose=0),
+                               keras.Model(source.inputs, source.get_layer("shared").output)
+                               .predict(x, verbose=0), rtol=1e-6)
+    price.fit(x, np.arange(16) % 4, epochs=1, verbose=0)
+    assert _identical(_snapshot(source), before)
+    with pytest.raises(ValueError, match="one of"):
+        reuse_pretrained(source, head="binary", output="prices")
+    with pytest.raises(ValueError, match="out of range"):
+        reuse_pretrained(source, head="binary", output=2)
+    with pytest.raises(ValueError, match="reaches the input"):
+        reuse_pretrained(source, head="binary", output="price", drop=2)
+
+
+def test_layers_that_cannot_be_cloned_get_a_get_config_hint():
+    class Scale(keras.layers.Layer):  # no get_config, __init__ without **kwargs
+        def __init__(self, factor):
+            super().__init__()
+            self.factor = factor
+
+        def call(self, inputs):
+            return inputs * self.factor
+
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(2)(Scale(2.0)(inputs))
+    with pytest.raises(TypeError, match=r"(?s)cannot be cloned.*Scale.*get_config"):
+        reuse_pretrained(keras.Model(inputs, outputs))
+
+
+def test_fine_tune_with_a_loss_for_a_head_that_implies_none(model_a, split):
+    logits = reuse_pretrained(model_a, head=keras.layers.Dense(2, name="logits"), compile=False)
+    x, y = split.b.train
+    history = fine_tune(logits, (x, y.astype("int32")), head_epochs=1, epochs=1,
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert set(history.history) == {"loss", "accuracy"} and history.epoch == [0, 1]
+    extractor = reuse_pretrained(model_a, drop=1)  # relu features: no loss to infer
+    assert not extractor.compiled
+    with pytest.raises(ValueError, match=r"fine_tune: loss='auto'.*loss="):
+        fine_tune(extractor, split.b.train, head_epochs=1, epochs=0)
+    history = fine_tune(extractor, (x, np.zeros((len(x), 16), "float32")), head_epochs=0,
+                        epochs=1, loss="mse", metrics=["mae"])
+    assert set(history.history) == {"loss", "mae"}
+    binary = reuse_pretrained(model_a, head="binary")  # compiled: a new loss replaces its loss
+    fine_tune(binary, split.b.train, head_epochs=1, epochs=0,
+              loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1))
+    assert isinstance(binary.loss, keras.losses.BinaryCrossentropy)
+
+
+def test_tasks_match_infer_task():
+    from recipes.heads import TASKS, output_layer
+    from recipes.optimizers import infer_task
+
+    for task, units in (("multiclass", 3), ("binary", 1), ("multilabel", 4), ("regression", 2)):
+        assert task in TASKS
+        model = keras.Sequential([keras.Input((5,)), output_layer(units, task=task)])
+        assert infer_task(model) == task
+    assert len(TASKS) == 4
+    head = output_layer(3, task="multilabel", class_priors=[0.1, 0.5, 0.9])
+    model = keras.Sequential([keras.Input((5,)), head])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(head.bias), np.log([1 / 9, 1, 9]),
+                               rtol=1e-5)
+    assert model.output_shape == (None, 3)
