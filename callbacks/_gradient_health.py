@@ -180,7 +180,8 @@ def relative(squared: np.ndarray, facts: ModelFacts, norms: np.ndarray) -> np.nd
         return np.zeros((len(squared), 0))
     grads = np.column_stack([np.sqrt(squared[:, idx].sum(axis=1)) for _, idx in facts.units])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(norms > 0, grads / np.where(norms > 0, norms, 1.0), np.nan)
+        usable = (norms > 0) & np.isfinite(norms)  # diverged weights say nothing
+        return np.where(usable, grads / np.where(usable, norms, 1.0), np.nan)
 
 
 def remedies(kind: str, facts: ModelFacts, where: list[str]) -> list[str]:

@@ -323,6 +323,9 @@ class VanishingGradientDetector(_TapClient):
     * `"non_finite"`: a NaN/Inf gradient, reported at once with the exact
       optimizer step (even inside a `steps_per_execution` block).
 
+    Vanishing is not reported after an exploding or non-finite finding (a
+    diverged network's gradients say nothing more).
+
     Each kind is reported once per `fit`, naming the step and the model's layer
     names, with the lectures' remedies that fit the model (chosen from its
     activations, initializers, BatchNormalization, recurrent cells, clipping and
@@ -448,8 +451,8 @@ class VanishingGradientDetector(_TapClient):
         super().on_train_end(logs)
 
     def _report(self, kind: str, step: int, info: dict[str, Any]) -> None:
-        if kind in self._reported:
-            return
+        if kind in self._reported or (kind == "vanishing" and self._reported):
+            return  # once gradients exploded or turned non-finite, small ones mean nothing
         self._reported.add(kind)
         where = f"at step {step} (epoch {self._epoch})"
         names = [name for name, _ in self._facts.units] or ["the first layer"]

@@ -487,25 +487,32 @@ def tanh_normal_10(seed: int = 0, n: int = 256) -> Case:
 
 
 def rnn_exploding(seed: int = 0, n: int = 256) -> Case:
-    """SimpleRNN (ReLU) over 64 steps with a recurrent matrix of gain 1.5: gradients explode."""
+    """Linear SimpleRNN over 64 steps, recurrent matrix of gain 1.2 (1.2^64 ~ 1e5), MSE head.
+
+    It regresses the digit (0-9) so that the exploded output gives huge gradients
+    (a softmax head would saturate and give exactly zero gradients on some backends).
+    """
     keras.utils.set_random_seed(seed)
     x, y = digits(n, seed)
     model = keras.Sequential([
         keras.Input((64, 1)),
-        keras.layers.SimpleRNN(32, activation="relu", name="rnn",
-                               recurrent_initializer=keras.initializers.Orthogonal(1.5, seed)),
-        keras.layers.Dense(10, activation="softmax", name="output"),
+        keras.layers.SimpleRNN(32, activation=None, name="rnn",
+                               recurrent_initializer=keras.initializers.Orthogonal(1.2, seed)),
+        keras.layers.Dense(1, name="value"),
     ], name="rnn_exploding")
-    _compile(model, keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy",
-             metrics=["accuracy"])
-    return Case("rnn_exploding", model, x.reshape(len(x), 64, 1), y)
+    _compile(model, keras.optimizers.SGD(0.01), "mse", metrics=["mae"])
+    return Case("rnn_exploding", model, x.reshape(len(x), 64, 1), y.astype("float32")[:, None],
+                metric="mae")
 
 
 def high_lr(seed: int = 0, n: int = 256) -> Case:
-    """The lectures' MLP with SGD at learning rate 1e3: the loss becomes non-finite."""
-    case = mlp(seed, n)
-    case.model.compile(keras.optimizers.SGD(1e3), "sparse_categorical_crossentropy",
-                       metrics=["accuracy"])
+    """The regression MLP with SGD at learning rate 1: the MSE diverges to Inf/NaN.
+
+    (A softmax classifier is a poor case: at a huge rate its softmax saturates and
+    the gradients become exactly zero on some backends instead of non-finite.)
+    """
+    case = regression(seed, n)
+    case.model.compile(keras.optimizers.SGD(1.0), "mse", metrics=["mae"])
     case.name = "high_lr"
     return case
 

@@ -104,12 +104,12 @@ def test_remedies_fit_the_model():
     remedies = " ".join(detector.events[0]["remedies"])
     assert "BatchNormalization" not in remedies and "He initialization" not in remedies
     assert "residual" in remedies
-    # lr 1e3: the learning rate and clipping, with the rate in use
+    # SGD at rate 1 on MSE: the learning rate and clipping, with the rate in use
     detector = _case("high_lr")
     event = next(e for e in detector.events if e["kind"] == "non_finite")
-    assert "lower learning rate (now 1e+03)" in event["message"]
+    assert "lower learning rate (now 1)" in event["message"]
     assert "clipping" in event["message"] and "He initialization" not in event["message"]
-    assert event["non_finite_layers"][0] in {"hidden1", "hidden2", "output"}
+    assert event["non_finite_layers"][0] in {"hidden1", "hidden2", "value"}
     # the recurrent case: LSTM/GRU and clipping
     detector = _case("rnn_exploding")
     assert detector.events[0]["kind"] == "exploding"
@@ -118,7 +118,7 @@ def test_remedies_fit_the_model():
 
 def test_clipping_already_there_is_not_prescribed_again():
     case = corpus.build("high_lr")
-    case.model.compile(keras.optimizers.SGD(1e3, clipnorm=1e9), "sparse_categorical_crossentropy")
+    case.model.compile(keras.optimizers.SGD(1.0, clipnorm=1e9), "mse")
     detector = _detect(case.model, case.x, case.y)
     assert detector.events and not any("clipping" in r for e in detector.events
                                        for r in e["remedies"])
