@@ -84,12 +84,17 @@ def _top_units(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
     return units
 
 
+def _graph_outputs(model: keras.Model) -> list[Any]:
+    """The model's symbolic outputs (empty for a model without a layer graph)."""
+    try:
+        return keras.tree.flatten(model.outputs) or []
+    except (AttributeError, ValueError, TypeError):
+        return []
+
+
 def _output_layers(model: keras.Model) -> set[int]:
     """Ids of the layers producing the model's outputs (of each sub-model without a graph)."""
-    try:
-        outputs = keras.tree.flatten(model.outputs)
-    except (AttributeError, ValueError, TypeError):
-        outputs = None
+    outputs = _graph_outputs(model)
     if not outputs:
         subs = [layer for layer in model.layers if isinstance(layer, keras.Model)]
         return set().union(*(_output_layers(sub) for sub in subs)) if subs else set()
@@ -144,13 +149,16 @@ def describe(model: keras.Model, variables: list[Any]) -> ModelFacts:
     if not outputs and order:
         output_units.add(order[-1])  # no layer graph: the last unit is taken as the output
     hidden = [name for name in order if name not in output_units]
-    # a model made of models (a GAN): compare within the sub-model with most hidden layers
-    chains: dict[str, list[str]] = {}
-    for name in hidden:
-        chains.setdefault(name.split("/")[0] if "/" in name else "", []).append(name)
-    chain = max(chains.values(), key=len) if chains else []
+    chain = hidden
+    if not _graph_outputs(model):
+        # a model made of models (a GAN): compare within the sub-model with most hidden
+        # layers (a model with a graph, e.g. a backbone plus a head, is one chain)
+        chains: dict[str, list[str]] = {}
+        for name in hidden:
+            chains.setdefault(name.split("/")[0] if "/" in name else "", []).append(name)
+        chain = max(chains.values(), key=len) if chains else []
     units = [(name, kernels[name]) for name in chain]
-    optimizer = model.optimizer
+    optimizer = getattr(model, "optimizer", None)
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     clipping = any(getattr(inner, attr, None) is not None
                    for attr in ("clipnorm", "clipvalue", "global_clipnorm"))

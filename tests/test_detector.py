@@ -142,3 +142,18 @@ def test_summary_and_weights_read_only_at_check_points(monkeypatch):
     assert detector.events == [] and detector.summary["checks"] == 16
     assert len(reads) == 1 + 2  # train begin and each epoch end, not per step
     assert np.isfinite(detector.summary["global_norm_max"])
+
+
+def test_a_backbone_model_inside_a_functional_model_is_one_chain():
+    from callbacks import _gradient_health
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.Sequential([keras.Input((64,)),
+                                 keras.layers.Dense(32, activation="relu", name="b1"),
+                                 keras.layers.Dense(32, activation="relu", name="b2")],
+                                name="backbone")
+    inputs = keras.Input((64,))
+    hidden = keras.layers.Dense(16, activation="relu", name="head_hidden")(backbone(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="out")(hidden))
+    facts = _gradient_health.describe(model, model.trainable_variables)
+    assert [unit for unit, _ in facts.units] == ["backbone/b1", "backbone/b2", "head_hidden"]
