@@ -1,6 +1,10 @@
 """Epoch time of plain `fit` vs `fit` with the gradient callbacks vs the naive approach.
 
-784-300-100-10 MLP (ReLU), batch 32, synthetic data of MNIST shape, SGD.
+`--model mlp` (default): 784-300-100-10 MLP (ReLU), batch 32, synthetic data of
+MNIST shape, SGD. `--model convnet` (or another family of the client-model
+corpus, `tests/corpus.py`: convnet_bn, lstm, transformer, multi_io, custom_step,
+regression, mixed_precision): that family's model and digits data, the samples
+repeated up to `--samples`; no naive variant (its second tape is written for the MLP's loss).
 Three variants, interleaved (`benchmarks/_timing.py`); each fit runs `--epochs` epochs and
 is timed on its fastest epoch after the first (the first includes tracing);
 median over `--repeats` rounds, plus the median of the paired (same round)
@@ -17,6 +21,7 @@ Example:
 .venv/bin/python benchmarks/monitor_overhead.py --repeats 7 --samples 8000
 .venv/bin/python benchmarks/monitor_overhead.py --threads 1   # after recipes.set_cpu_threads(1)
 .venv/bin/python benchmarks/monitor_overhead.py --steps-per-execution 32 --no-naive
+.venv/bin/python benchmarks/monitor_overhead.py --model convnet --repeats 7 --samples 8000
 ```
 """
 
@@ -35,6 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import EpochTimer, interleaved, report_ratios  # noqa: E402
 
 from callbacks import GradientNormLogger, VanishingGradientDetector  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import corpus  # noqa: E402  (the client-model corpus shared with the tests)
+
+FAMILIES = ("mlp", *(name for name in corpus.HEALTHY if name not in ("mlp", "gan")))
 
 
 class NaiveGradientNorms(keras.callbacks.Callback):
@@ -70,8 +80,28 @@ def build(seed: int, steps_per_execution: int = 1) -> keras.Model:
     return model
 
 
+def corpus_variant(name: str, samples: int) -> tuple:
+    """(x, y, build) for corpus family `name`, its data repeated up to `samples`."""
+    case = corpus.build(name, seed=0, n=2000)
+    repeat = -(-samples // len(keras.tree.flatten(case.x)[0]))
+
+    def tile(data):
+        if isinstance(data, dict):
+            return {key: tile(value) for key, value in data.items()}
+        return np.concatenate([data] * repeat)[:samples]
+
+    def build_case(seed: int, steps_per_execution: int = 1) -> keras.Model:
+        model = corpus.build(name, seed=seed, n=8).model
+        model.steps_per_execution = steps_per_execution
+        return model
+
+    return tile(case.x), tile(case.y), build_case
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="mlp", choices=FAMILIES,
+                        help="mlp (784-300-100-10) or a family of the client-model corpus")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--samples", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -94,6 +124,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.random((args.samples, 784), dtype=np.float32)
     y = rng.integers(0, 10, args.samples)
+    builder = build
+    if args.model != "mlp":
+        x, y, builder = corpus_variant(args.model, args.samples)
+        args.no_naive = True
     callbacks = {
         "plain": lambda: [],
         "ours": lambda: [GradientNormLogger(), VanishingGradientDetector()],
@@ -112,7 +146,7 @@ def main() -> None:
 
     def variant(name: str):
         def run() -> float:
-            model = build(next(seeds), args.steps_per_execution)
+            model = builder(next(seeds), args.steps_per_execution)
             timer = EpochTimer()
             model.fit(x, y, batch_size=args.batch_size, epochs=max(2, args.epochs),
                       shuffle=False, verbose=args.verbose, callbacks=[*callbacks[name](), timer])
@@ -123,7 +157,8 @@ def main() -> None:
 
     seconds = interleaved({name: variant(name) for name in callbacks}, args.repeats)
     steps = -(-args.samples // args.batch_size)
-    print(f"\n784-300-100-10 MLP, batch {args.batch_size}, steps_per_execution "
+    title = "784-300-100-10 MLP" if args.model == "mlp" else f"corpus {args.model}"
+    print(f"\n{title}, batch {args.batch_size}, steps_per_execution "
           f"{args.steps_per_execution}, {steps} steps/epoch, verbose "
           f"{args.verbose}, median of {args.repeats} (fastest of epochs 2-{max(2, args.epochs)})")
     report_ratios(seconds, "plain")

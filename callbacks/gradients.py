@@ -17,19 +17,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks import _gradient_tap
+from callbacks import _gradient_health, _gradient_tap
 from callbacks._base import CallbackBase
 from callbacks._validation import check_choice, check_positive, require_compiled
 
 ACTIONS = ("warn", "stop", "raise")
-
-REMEDIES = (
-    "He initialization for ReLU-family activations (LeCun for SELU, Glorot for tanh/sigmoid)",
-    "a non-saturating activation (ELU, SELU, leaky ReLU, ReLU) instead of sigmoid/tanh",
-    "BatchNormalization",
-    "gradient clipping (clipnorm / clipvalue / global_clipnorm on the optimizer)",
-    "a lower learning rate",
-)
 
 
 class _TapClient(CallbackBase):
@@ -315,36 +307,35 @@ class GradientWarning(UserWarning):
 class VanishingGradientDetector(_TapClient):
     """Flag vanishing, exploding and non-finite gradients while `fit` runs.
 
-    Compares the gradient RMS (norm / sqrt(size)) of the kernel of the
-    lowest hidden layer with that of the highest hidden layer (kernels are
-    trainable variables with 2 or more dimensions, e.g. Dense and Conv
-    kernels; the last one belongs to the output layer and is left out, since
-    output layers are often initialized small on purpose). Findings:
+    The criterion is comparable across layer types (dense, conv, depthwise,
+    recurrent, attention): per layer of the model, the gradient norm relative to
+    the weight norm, `r = ||g|| / ||w||` over the layer's kernels, compared
+    between the lowest and the highest hidden layer (embedding tables and output
+    layers left out; weights read at train begin and epoch ends, not per step;
+    see `callbacks/_gradient_health.py`). Findings:
 
-    * `"vanishing"`: lower/upper RMS ratio below `vanishing_ratio`, or the
-      lowest kernel's RMS below `min_rms` (near zero), for `patience`
-      consecutive checks (lecture 001: sigmoid + Glorot on a deep net);
-    * `"exploding"`: ratio above `exploding_ratio` or global norm above
-      `max_norm`, for `patience` consecutive checks;
+    * `"vanishing"`: r(lowest) / r(highest) below `vanishing_ratio`, or the
+      lowest layer's gradient RMS below `min_rms`, for `patience` consecutive
+      checks (lecture 001: sigmoid + Glorot on a deep net);
+    * `"exploding"`: that ratio above `exploding_ratio` for `patience` checks,
+      or the global norm above `max_norm` at any single step;
     * `"non_finite"`: a NaN/Inf gradient, reported at once with the exact
-      optimizer step where it first appeared (even inside a
-      `steps_per_execution` block).
+      optimizer step (even inside a `steps_per_execution` block).
 
-    Each kind is reported once per `fit`. A finding names the layers, the
-    step, the ratio, and lists the lectures' remedies; it is appended to
-    `.events` (dicts) and then, per `action`: `"warn"` issues a
-    `GradientWarning`; `"stop"` also sets `model.stop_training` (fit stops after
-    the current batch); `"raise"` raises `GradientProblemError`. The norms are
-    taken after clipping (see `GradientNormLogger`). Shares the train-step hook
-    with `GradientNormLogger`; it adds nothing to `logs` by itself.
+    Vanishing is not reported after an exploding or non-finite finding (a
+    diverged network's gradients say nothing more).
 
-    Every computed step is checked (also inside a `steps_per_execution`
-    block): the train step records the norms into a ring buffer, which the
-    callback reads after every batch with `action="stop"` or `"raise"` (one
-    small variable read per batch, so that fit stops or raises right after the
-    batch), and with `action="warn"` only every `128 * every` steps and at each
-    epoch end (the warning may then come up to that many steps late; the step
-    it names is exact).
+    Each kind is reported once per `fit`, naming the step and the model's layer
+    names, with the lectures' remedies that fit the model (chosen from its
+    activations, initializers, BatchNormalization, recurrent cells, clipping and
+    learning rate). It goes to `.events` (dicts) and then, per `action`:
+    `"warn"` issues a `GradientWarning`; `"stop"` also sets
+    `model.stop_training`; `"raise"` raises `GradientProblemError`. `.summary`
+    keeps the extremes measured (`ratio_min`, `ratio_max`, `global_norm_max`,
+    `checks`). Norms are after clipping (see `GradientNormLogger`), whose
+    train-step hook it shares; it adds nothing to `logs`. Every computed step is
+    checked; with `"stop"`/`"raise"` the rows are read after every batch, with
+    `"warn"` every `128 * every` steps and at epoch ends (the step named is exact).
 
     Example:
 
@@ -352,23 +343,25 @@ class VanishingGradientDetector(_TapClient):
     detector = VanishingGradientDetector(action="stop")
     model.fit(x, y, epochs=5, callbacks=[detector])
     for event in detector.events:
-        print(event["message"])
+        print(event["kind"], event["step"], event["message"])
     ```
 
     Args:
-        vanishing_ratio: flag vanishing below this lower/upper RMS ratio (> 0).
-        exploding_ratio: flag exploding above this lower/upper RMS ratio (> 0).
+        vanishing_ratio: flag vanishing below this lowest/highest ratio of the
+            layers' relative gradients (> 0).
+        exploding_ratio: flag exploding above this ratio (> `vanishing_ratio`).
         max_norm: flag exploding above this global gradient norm (> 0).
-        min_rms: flag vanishing when the lowest kernel's RMS is below this (> 0).
-        patience: consecutive checks a ratio/norm condition must hold (integer > 0).
+        min_rms: flag vanishing when the lowest hidden layer's gradient RMS is
+            below this (> 0).
+        patience: consecutive checks a ratio condition must hold (integer > 0).
         every: check every `every` optimizer steps (integer > 0).
         action: `"warn"`, `"stop"` or `"raise"`.
     """
 
     def __init__(
         self,
-        vanishing_ratio: float = 1e-2,
-        exploding_ratio: float = 10.0,
+        vanishing_ratio: float = 1e-4,
+        exploding_ratio: float = 100.0,
         max_norm: float = 1e4,
         min_rms: float = 1e-9,
         patience: int = 3,
@@ -389,15 +382,25 @@ class VanishingGradientDetector(_TapClient):
         self.every = int(check_positive("every", every, integer=True))
         self.action = check_choice("action", action, ACTIONS)
         self.events: list[dict[str, Any]] = []
+        self.summary: dict[str, Any] = {}
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
+        self.summary = {"checks": 0, "ratio_min": np.nan, "ratio_max": np.nan,
+                        "global_norm_max": np.nan}
         self._reported: set[str] = set()
         self._streak = {"vanishing": 0, "exploding": 0}
-        kernels = [i for i, v in enumerate(self._tap.variables) if len(v.shape) >= 2]
-        hidden = kernels[:-1]
-        self._pair = (hidden[0], hidden[-1]) if len(hidden) >= 2 else None
-        self._lowest = hidden[0] if hidden else (kernels[0] if kernels else 0)
+        self._facts = _gradient_health.describe(self.model, self._tap.variables)
+        self._refresh_weights(self._first_step)
+
+    def _refresh_weights(self, step: int) -> None:
+        self._weights = _gradient_health.weight_norms(self._tap.variables, self._facts)
+        self._weights_step = step
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)  # checks this epoch's rows with the weights in use
+        if getattr(self, "_tap", None) is not None:
+            self._refresh_weights(self._epoch_base)
 
     def _interval(self) -> int:
         return 1 if self.action in ("stop", "raise") else self._tap.drain_interval
@@ -407,47 +410,32 @@ class VanishingGradientDetector(_TapClient):
         return (rows[:, 0] % self.every == 0) | ~np.isfinite(rows[:, 1:]).all(axis=1)
 
     def _consume(self, rows: np.ndarray) -> None:
-        steps, squared = rows[:, 0], rows[:, 1:]
-        sizes = np.asarray(self._tap.sizes, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            finite = np.isfinite(squared).all(axis=1)
-            global_norm = np.sqrt(squared.sum(axis=1))
-            rms = np.sqrt(squared / sizes)
-            lower = self._pair[0] if self._pair else self._lowest
-            lower_rms = rms[:, lower]
-            ratio = lower_rms / rms[:, self._pair[1]] if self._pair else np.full(len(rows), np.nan)
-            vanishing = (ratio < self.vanishing_ratio) | (lower_rms < self.min_rms)
-            exploding = (ratio > self.exploding_ratio) | (global_norm > self.max_norm)
+        if rows[-1, 0] - self._weights_step >= self._tap.drain_interval:
+            self._refresh_weights(int(rows[-1, 0]))
+        steps = rows[:, 0]
+        m = _gradient_health.measure(rows[:, 1:], self._facts, self._weights, self._tap.sizes)
+        vanishing = (m.ratio < self.vanishing_ratio) | (m.lowest_rms < self.min_rms)
+        too_steep, huge = m.ratio > self.exploding_ratio, m.global_norm > self.max_norm
         own = steps % self.every == 0
+        _gradient_health.summarize(self.summary, m.ratio[own & m.finite],
+                                   m.global_norm[own & m.finite])
+
+        def info(i: int) -> dict[str, Any]:
+            return _gradient_health.finding_info(rows[i, 1:], m.relative[i], self._facts,
+                                                 self._tap.names)
+
         for i in range(len(rows)):
-            if not finite[i]:
-                self._report("non_finite", int(steps[i]), self._info(rows[i]))
+            if not m.finite[i]:
+                self._report("non_finite", int(steps[i]), info(i))
                 continue
             if not own[i]:
                 continue
-            for kind, hit in (("vanishing", vanishing[i]), ("exploding", exploding[i])):
+            if huge[i]:
+                self._report("exploding", int(steps[i]), info(i))
+            for kind, hit in (("vanishing", vanishing[i]), ("exploding", too_steep[i])):
                 self._streak[kind] = self._streak[kind] + 1 if hit else 0
                 if self._streak[kind] >= self.patience:
-                    self._report(kind, int(steps[i]), self._info(rows[i]))
-
-    def _info(self, record: np.ndarray) -> dict[str, Any]:
-        """Details of one row for a finding."""
-        squared = record[1:]
-        names, sizes = self._tap.names, self._tap.sizes
-        global_norm = float(np.sqrt(squared.sum()))
-        rms = np.sqrt(squared / np.asarray(sizes, dtype=np.float64))
-        info: dict[str, Any] = {"global_norm": global_norm}
-        lower = self._pair[0] if self._pair else self._lowest
-        info["lower"], info["lower_rms"] = names[lower], float(rms[lower])
-        if self._pair:
-            upper = self._pair[1]
-            info["upper"], info["upper_rms"] = names[upper], float(rms[upper])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                info["ratio"] = float(rms[lower] / rms[upper])
-        if not np.isfinite(squared).all():
-            info["non_finite_variables"] = [
-                n for n, s in zip(names, squared, strict=False) if not np.isfinite(s)]
-        return info
+                    self._report(kind, int(steps[i]), info(i))
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._drain()
@@ -462,24 +450,16 @@ class VanishingGradientDetector(_TapClient):
         super().on_train_end(logs)
 
     def _report(self, kind: str, step: int, info: dict[str, Any]) -> None:
-        if kind in self._reported:
-            return
+        if kind in self._reported or (kind == "vanishing" and self._reported):
+            return  # once gradients exploded or turned non-finite, small ones mean nothing
         self._reported.add(kind)
         where = f"at step {step} (epoch {self._epoch})"
-        if kind == "non_finite":
-            what = (f"non-finite gradients (NaN/Inf) {where} in "
-                    f"{', '.join(info['non_finite_variables']) or 'the global norm'}")
-        elif "ratio" in info:
-            what = (f"{kind} gradients {where}: gradient RMS of {info['lower']} is "
-                    f"{info['ratio']:.2g} x that of {info['upper']} "
-                    f"({info['lower_rms']:.3g} vs {info['upper_rms']:.3g}; "
-                    f"global norm {info['global_norm']:.3g})")
-        else:
-            what = (f"{kind} gradients {where}: gradient RMS of {info['lower']} is "
-                    f"{info['lower_rms']:.3g}, global norm {info['global_norm']:.3g}")
-        message = f"{what}. Remedies: " + "; ".join(REMEDIES) + "."
+        names = [name for name, _ in self._facts.units] or ["the first layer"]
+        remedies = _gradient_health.remedies(kind, self._facts, names)
+        what = _gradient_health.describe_finding(kind, where, info, self.max_norm, self.min_rms)
+        message = f"{what}. Remedies: " + "; ".join(remedies) + "."
         event = {"kind": kind, "step": step, "epoch": self._epoch, **info,
-                 "message": message, "remedies": list(REMEDIES)}
+                 "message": message, "remedies": remedies}
         self.events.append(event)
         if self.action == "raise":
             # fit aborts without on_train_end: take the hook out for every client.

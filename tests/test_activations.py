@@ -91,3 +91,39 @@ def test_subclassed_model_is_rejected_clearly():
     model.compile("sgd", "sparse_categorical_crossentropy")
     with pytest.raises(TypeError, match="Functional"):
         model.fit(x, y, epochs=1, callbacks=[ActivationStats(x)], verbose=0)
+
+
+def test_conv_channels_recurrent_and_attention_layers():
+    keras.utils.set_random_seed(0)
+    image = keras.Input((6, 6, 1), name="image")
+    # 8 channels, 3 of them dead everywhere (bias -100)
+    bias = keras.initializers.Constant([-100.0] * 3 + [0.0] * 5)
+    conv = keras.layers.Conv2D(8, 3, activation="relu", bias_initializer=bias, name="conv")(image)
+    seq = keras.layers.Reshape((16, 8), name="seq")(conv)
+    att = keras.layers.MultiHeadAttention(2, 4, name="att")(seq, seq)
+    rec = keras.layers.LSTM(5, name="lstm")(att)
+    out = keras.layers.Dense(3, activation="softmax", name="out")(rec)
+    model = keras.Model(image, out)
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 32)
+    stats = ActivationStats(x)
+    model.fit(x, y, epochs=1, callbacks=[stats], verbose=0)
+    # dead is per channel: a channel is dead when zero at every sample and position
+    assert stats.history["conv"]["dead"] == [3 / 8, 3 / 8]
+    assert set(stats.history["lstm"]) == {"mean", "std"} and "gated" in stats.skipped["lstm"]
+    assert set(stats.history["att"]) == {"mean", "std"} and "linear" in stats.skipped["att"]
+    assert "conv" not in stats.skipped
+
+
+def test_model_of_models_is_watched_through_the_sub_models_that_take_the_probe():
+    import corpus  # tests/ is on sys.path
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the corpus GAN's train_step is written for TensorFlow")
+    case = corpus.build("gan", n=64)
+    stats = ActivationStats(case.probe)
+    case.model.fit(case.x, epochs=1, callbacks=[stats], verbose=0)
+    assert "discriminator/d_logit" in stats.history
+    assert not any(name.startswith("generator/") for name in stats.history)
+    assert "does not accept the probe" in stats.skipped["generator"]
