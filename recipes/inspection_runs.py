@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
     Args:
         args: the parsed `lr-find` arguments.
     """
-    from recipes.lr_finder import find_learning_rate
+    from recipes.lr_finder import MIN_SWEEP_STEPS, find_learning_rate
     from recipes.models import default_dnn
     from recipes.report import write_report
 
@@ -39,6 +40,13 @@ def run_lr_find(args: argparse.Namespace) -> int:
         raise commands.UsageError("--min-rate", args.min_rate,
                                   f"must be below --max-rate {args.max_rate}")
     data, description = commands.load_data(args)
+    samples = len(data.train[0])
+    if math.ceil(samples / args.batch_size) < MIN_SWEEP_STEPS:
+        raise commands.UsageError(
+            "--batch-size", args.batch_size,
+            f"gives {math.ceil(samples / args.batch_size)} step(s) on {samples} training samples; "
+            f"the sweep needs at least {MIN_SWEEP_STEPS}: use "
+            f"--batch-size {max(1, samples // MIN_SWEEP_STEPS)} or less")
     keras.utils.set_random_seed(args.seed)
     model = default_dnn(data.input_shape, data.n_outputs, task=data.task)
     print(commands.describe_data(description))

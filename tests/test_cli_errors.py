@@ -43,6 +43,7 @@ CASES = {
     "lr-find-zero-rate": ("--min-rate", ["lr-find", "--min-rate", "0"]),
     "lr-find-negative-batch": ("--batch-size", ["lr-find", "--batch-size", "-4"]),
     "lr-find-unknown-data": ("--data", ["lr-find", "--data", "cifar"]),
+    "lr-find-too-few-steps": ("--batch-size", ["lr-find", "--batch-size", "1000"]),
     "train-unknown-data": ("--data", ["train", "--data", "imagenet"]),
     "train-missing-csv": ("--data", ["train", "--data", "{tmp}/missing.csv", "--target", "y"]),
     "train-csv-without-target": ("--target", ["train", "--data", "{tmp}/ok.csv"]),

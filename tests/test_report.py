@@ -15,8 +15,9 @@ from recipes.report import render_html, write_report
 
 def test_lr_find_writes_its_report_with_the_sweep_plot(tmp_path, capsys):
     data, report = write_csv(tmp_path / "d.csv", n=300), tmp_path / "lr"
-    assert main(["lr-find", "--data", data, "--target", "label", "--max-rate", "1", "--quiet",
-                 "--report", str(report), "--plot", str(tmp_path / "sweep.png")]) == 0
+    assert main(["lr-find", "--data", data, "--target", "label", "--max-rate", "1",
+                 "--batch-size", "16", "--quiet", "--report", str(report),
+                 "--plot", str(tmp_path / "sweep.png")]) == 0
     assert "Suggested learning rate" in capsys.readouterr().out
     sweep = json.loads((report / "summary.json").read_text())["lr_finder"]
     assert 1e-6 <= sweep["suggested_learning_rate"] < 1.0 and sweep["steps"] > 1
