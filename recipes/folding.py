@@ -78,22 +78,26 @@ def _input_rank(layer: keras.layers.Layer) -> int:
     return len(layer._inbound_nodes[-1].input_tensors[0].shape)
 
 
+def _float64(variable: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(variable), dtype="float64")
+
+
 def _bn_affine(bn: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.asarray(bn.moving_mean.numpy(), dtype="float64")
-    variance = np.asarray(bn.moving_variance.numpy(), dtype="float64")
-    gamma = np.asarray(bn.gamma.numpy(), dtype="float64") if bn.scale else np.ones_like(mean)
-    beta = np.asarray(bn.beta.numpy(), dtype="float64") if bn.center else np.zeros_like(mean)
+    mean = _float64(bn.moving_mean)
+    variance = _float64(bn.moving_variance)
+    gamma = _float64(bn.gamma) if bn.scale else np.ones_like(mean)
+    beta = _float64(bn.beta) if bn.center else np.zeros_like(mean)
     scale = gamma / np.sqrt(variance + bn.epsilon)
     return scale, beta - scale * mean
 
 
 def _kernel_bias(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray]:
-    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype="float64")
+    kernel = _float64(layer.kernel)
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         channels = kernel.shape[-2] * kernel.shape[-1]
     else:
         channels = kernel.shape[-1]
-    bias = (np.asarray(layer.bias.numpy(), dtype="float64") if layer.use_bias
+    bias = (_float64(layer.bias) if layer.use_bias
             else np.zeros(channels))
     return kernel, bias
 

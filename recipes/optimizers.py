@@ -366,9 +366,11 @@ def compile_recipe(
         raise TypeError(f"`metrics` must be 'auto', a list or a dict; received {metrics!r}.")
     if steps_per_execution is None:
         # Keras 3.15 cannot run steps_per_execution > 1 with several tf.distribute
-        # replicas ("You must feed a value for placeholder tensor"); JAX can.
+        # replicas ("You must feed a value for placeholder tensor"); JAX can. Its
+        # torch trainer accepts only 1.
         replicas = _backend.replicas_in_sync(model)
-        steps_per_execution = FAST_STEPS_PER_EXECUTION if fast and replicas == 1 else 1
+        several_steps = replicas == 1 and keras.backend.backend() != "torch"
+        steps_per_execution = FAST_STEPS_PER_EXECUTION if fast and several_steps else 1
     check_positive("steps_per_execution", steps_per_execution, integer=True)
     model.compile(
         optimizer=optimizer,
