@@ -29,30 +29,23 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from monitor_overhead import build  # noqa: E402  (the same MLP; it imports TensorFlow too)
+
 from callbacks import _gradient_tap  # noqa: E402
 
 
 class _Client:
     """Stands for a callback holding the tap."""
-
-
-def _build(seed: int) -> keras.Model:
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((784,)),
-        keras.layers.Dense(300, activation="relu", kernel_initializer="he_normal"),
-        keras.layers.Dense(100, activation="relu", kernel_initializer="he_normal"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
-    return model
 
 
 def _no_arithmetic(index, n, optimizer, grads, variables, accumulated):
@@ -62,7 +55,7 @@ def _no_arithmetic(index, n, optimizer, grads, variables, accumulated):
 
 
 def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray) -> list:
-    model = _build(0)
+    model = build(0)
     model.fit(x, y, epochs=1, verbose=0)  # builds the optimizer
     if tapped:
         original = _gradient_tap.squared_parts
