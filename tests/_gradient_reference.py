@@ -50,3 +50,37 @@ def reference_norms(model: keras.Model, x: Any, y: Any, **kwargs: Any) -> tuple[
     """Per-variable L2 norms of `reference_grads` and their global norm."""
     norms = [float(np.linalg.norm(g)) for g in reference_grads(model, x, y, **kwargs)]
     return norms, float(np.sqrt(np.sum(np.square(norms))))
+
+
+def toy_data(n: int = 64, d: int = 8, classes: int = 3, seed: int = 0) -> tuple[Any, Any]:
+    """`n` standard-normal rows of `d` features and integer labels in [0, classes)."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)).astype("float32"), rng.integers(0, classes, n)
+
+
+class ToySubclassed(keras.Model):
+    """The toy network (8 -> 5 tanh -> 3 softmax) as a subclassed model."""
+
+    def __init__(self):
+        super().__init__(name="sub")
+        self.hidden = keras.layers.Dense(5, activation="tanh", name="hidden")
+        self.out = keras.layers.Dense(3, activation="softmax", name="out")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def toy_model(kind: str = "sequential", seed: int = 1, functional_class: Any = keras.Model
+              ) -> keras.Model:
+    """8 -> 5 tanh (`hidden`) -> 3 softmax (`out`): Sequential, Functional or subclassed."""
+    keras.utils.set_random_seed(seed)
+    if kind == "subclassed":
+        model = ToySubclassed()
+        model(np.zeros((1, 8), "float32"))
+        return model
+    hidden = keras.layers.Dense(5, activation="tanh", name="hidden")
+    out = keras.layers.Dense(3, activation="softmax", name="out")
+    if kind == "sequential":
+        return keras.Sequential([keras.Input((8,)), hidden, out])
+    inputs = keras.Input((8,))
+    return functional_class(inputs, out(hidden(inputs)))

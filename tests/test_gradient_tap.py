@@ -17,41 +17,14 @@ import keras
 import numpy as np
 import pytest
 from _gradient_reference import reference_grads, sparse_ce
+from _gradient_reference import toy_data as _data
+from _gradient_reference import toy_model as _model
 
 from callbacks import _gradient_tap
 from callbacks.gradients import GradientNormLogger, VanishingGradientDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["hidden/kernel", "hidden/bias", "out/kernel", "out/bias"]
-
-
-def _data(n=64, d=8, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, d)).astype("float32"), rng.integers(0, classes, n)
-
-
-class _Subclassed(keras.Model):
-    def __init__(self):
-        super().__init__(name="sub")
-        self.hidden = keras.layers.Dense(5, activation="tanh", name="hidden")
-        self.out = keras.layers.Dense(3, activation="softmax", name="out")
-
-    def call(self, x):
-        return self.out(self.hidden(x))
-
-
-def _model(kind="sequential", seed=1):
-    keras.utils.set_random_seed(seed)
-    if kind == "subclassed":
-        model = _Subclassed()
-        model(np.zeros((1, 8), "float32"))
-        return model
-    hidden = keras.layers.Dense(5, activation="tanh", name="hidden")
-    out = keras.layers.Dense(3, activation="softmax", name="out")
-    if kind == "sequential":
-        return keras.Sequential([keras.Input((8,)), hidden, out])
-    inputs = keras.Input((8,))
-    return keras.Model(inputs, out(hidden(inputs)))
 
 
 def _clipped(norms, clip):

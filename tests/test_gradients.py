@@ -14,7 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from _gradient_reference import reference_norms
+from _gradient_reference import reference_norms, toy_model
+from _gradient_reference import toy_data as _data
 
 from callbacks import _gradient_tap
 from callbacks.gradients import (
@@ -25,21 +26,6 @@ from callbacks.gradients import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _data(n=64, d=8, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, d)).astype("float32"), rng.integers(0, classes, n)
-
-
-class Subclassed(keras.Model):
-    def __init__(self):
-        super().__init__(name="sub")
-        self.hidden = keras.layers.Dense(5, activation="tanh", name="hidden")
-        self.out = keras.layers.Dense(3, activation="softmax", name="out")
-
-    def call(self, x):
-        return self.out(self.hidden(x))
 
 
 class OwnStep(keras.Model):
@@ -57,20 +43,9 @@ class OwnStep(keras.Model):
 
 
 def _model(kind="sequential", seed=1):
-    keras.utils.set_random_seed(seed)
-    if kind == "sequential":
-        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(5, activation="tanh",
-                                 name="hidden"), keras.layers.Dense(3, activation="softmax",
-                                 name="out")])
-    if kind == "subclassed":
-        model = Subclassed()
-        model(np.zeros((1, 8), "float32"))
-        return model
-    inputs = keras.Input((8,))
-    hidden = keras.layers.Dense(5, activation="tanh", name="hidden")(inputs)
-    outputs = keras.layers.Dense(3, activation="softmax", name="out")(hidden)
-    cls = OwnStep if kind == "own_step" else keras.Model
-    return cls(inputs, outputs)
+    if kind == "own_step":
+        return toy_model("functional", seed, functional_class=OwnStep)
+    return toy_model(kind, seed)
 
 
 # The independent reference: tf.GradientTape on TensorFlow, jax.grad on JAX.
