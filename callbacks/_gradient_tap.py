@@ -359,6 +359,12 @@ class GradientTap:
             if not self._local.rows:
                 self._warn_unseen()
             elif self.log_global and isinstance(logs, dict) and len(state) == 4:
+                row = self._local.rows.get(self.channels[0].label)
+                # this step's row, recorded at every step, by an optimizer that a
+                # LossScaleOptimizer does not call inside a `cond` (its value would
+                # not leave the branch): no read of the ring needed
+                if row is not None and len(self.channels[0].chain) == 1:
+                    return self._norm_logs(logs, row), state
                 ids = [id(v) for v in self.model.optimizer.variables]
                 norms = state[2][ids.index(id(self._ring[0]))]
                 steps = state[2][ids.index(id(self._ring[1]))]

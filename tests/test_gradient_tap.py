@@ -304,3 +304,15 @@ def test_an_epoch_longer_than_the_ring_loses_no_step():
     model.fit(x, y, batch_size=1, epochs=1, callbacks=[logger], verbose=0)
     assert logger.history["step"] == list(range(320))
     assert np.isfinite(logger.history["grad_norm/global"]).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shape", [(), (7,), (5, 3), (3, 3, 2, 4), (2, 5, 6)])
+def test_square_sum_is_the_sum_of_squares_for_every_rank(shape, dtype):
+    from callbacks._tap_norms import square_sum
+
+    values = np.random.default_rng(0).normal(size=shape).astype(dtype)
+    expected = float(np.sum(np.square(values.astype(np.float64))))
+    result = keras.ops.convert_to_numpy(square_sum(keras.ops.convert_to_tensor(values)))
+    assert result.shape == ()
+    assert abs(float(result) - expected) <= 1e-6 * expected
