@@ -23,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks import _initial_loss
+from callbacks import _initial_loss, _structure
 from callbacks._validation import check_positive, require_compiled
 from recipes.check_results import ChecklistReport, CheckResult
 from recipes.gradient_check import check_gradients
@@ -238,10 +238,10 @@ def check_validation(validation_data: Any, test_data: Any = None) -> CheckResult
             "4a. validation set", False, "none", "a validation set",
             "pass validation_data=(x_valid, y_valid) to fit and watch val_loss per epoch",
         )
-    x_valid = _initial_loss.arrays(valid[0])
+    x_valid = _structure.arrays(valid[0])
     same = test is not None and any(
         np.shares_memory(a, b) or np.array_equal(a, b)
-        for a, b in zip(x_valid, _initial_loss.arrays(test[0]))
+        for a, b in zip(x_valid, _structure.arrays(test[0]))
     )
     return CheckResult(
         "4a. validation set", not same,
@@ -315,11 +315,11 @@ def check_overfit_small_subset(
         loss_weights=config.get("loss_weights"),
         steps_per_execution=min(int(epochs), 32),
     )
-    x_small, y_small = _initial_loss.take(x, n_samples), _initial_loss.take(y, n_samples)
-    size = len(_initial_loss.arrays(x_small)[0])
+    x_small, y_small = _structure.take(x, n_samples), _structure.take(y, n_samples)
+    size = len(_structure.arrays(x_small)[0])
     # `epochs` full-batch steps, run as one epoch over the subset repeated
     # (same updates as `epochs` epochs, without the per-epoch overhead).
-    clone.fit(_initial_loss.repeat(x_small, epochs), _initial_loss.repeat(y_small, epochs),
+    clone.fit(_structure.repeat(x_small, epochs), _structure.repeat(y_small, epochs),
               epochs=1, batch_size=size, shuffle=False, verbose=0)
     # Training mode: BatchNormalization normalizes with the subset's own statistics (its
     # moving averages still lag after a few hundred steps; with no noise layers left, BN
@@ -357,7 +357,7 @@ def check_input_scaling(x: Any, *, max_abs_mean: float = 5.0, max_std: float = 5
     """
     check_positive("max_abs_mean", max_abs_mean)
     check_positive("max_std", max_std)
-    inputs = _initial_loss.arrays(x)
+    inputs = _structure.arrays(x)
     several = len(inputs) > 1
     inputs = [a for a in inputs if a.dtype.kind == "f" or not several]
     if not inputs:
@@ -429,7 +429,7 @@ def run_checklist(
     if overfit:
         report.append(check_overfit_small_subset(model, x, y))
     if gradients:
-        report.append(check_gradients(model, _initial_loss.take(x, 64), _initial_loss.take(y, 64)))
+        report.append(check_gradients(model, _structure.take(x, 64), _structure.take(y, 64)))
     if strict and not report.passed:
         raise ValueError(f"run_checklist(strict=True): an item failed.\n{report}")
     return report
