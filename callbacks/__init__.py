@@ -18,9 +18,9 @@ from typing import Any
 
 _EXPORTS = {
     "GradientNormLogger": "callbacks.gradients",
-    "VanishingGradientDetector": "callbacks.gradients",
-    "GradientProblemError": "callbacks.gradients",
-    "GradientWarning": "callbacks.gradients",
+    "VanishingGradientDetector": "callbacks.gradient_detector",
+    "GradientProblemError": "callbacks.gradient_detector",
+    "GradientWarning": "callbacks.gradient_detector",
     "ActivationStats": "callbacks.activations",
     "InitialLossCheck": "callbacks.checks",
     "InitialLossWarning": "callbacks.checks",

@@ -38,12 +38,13 @@ before any backend computation.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
+
+from callbacks._structure import output_names, per_output, take
 
 DEFAULT_TOLERANCE = 0.1
 """Relative slack of the accepted band [prior * (1 - t), uninformed * (1 + t)]."""
@@ -297,71 +298,6 @@ class InitialLoss:
         )
 
 
-def _map(fn: Any, data: Any) -> Any:
-    if isinstance(data, Mapping) or hasattr(data, "keys"):
-        return {key: _map(fn, data[key]) for key in data.keys()}
-    if isinstance(data, (list, tuple)):
-        return [_map(fn, item) for item in data]
-    return fn(np.asarray(data))
-
-
-def take(data: Any, n: int) -> Any:
-    """The first `n` samples of an array or of each array in a list / dict."""
-    return _map(lambda a: a[:n], data)
-
-
-def repeat(data: Any, times: int) -> Any:
-    """Each array of `data` repeated `times` times along the sample axis."""
-    return _map(lambda a: np.tile(a, (times,) + (1,) * (a.ndim - 1)), data)
-
-
-def arrays(data: Any) -> list[np.ndarray]:
-    """The arrays of `data` (one array, or those of a list / dict), flat, in order."""
-    found: list[np.ndarray] = []
-    _map(found.append, data)
-    return found
-
-
-def _named(structure: Any, names: list[str], what: str) -> dict[str, Any]:
-    """Map a single value, a list (output order) or a dict onto the output names."""
-    if hasattr(structure, "keys") and not isinstance(structure, np.ndarray):
-        unknown = sorted(set(structure.keys()) - set(names))
-        if unknown:
-            raise ValueError(f"`{what}` has keys {unknown} that are not outputs of the model "
-                             f"(outputs: {names}).")
-        return {name: structure[name] for name in names if name in structure}
-    if isinstance(structure, (list, tuple)) and len(names) > 1:
-        if len(structure) != len(names):
-            raise ValueError(f"`{what}` has {len(structure)} entries for a model with "
-                             f"{len(names)} outputs {names}.")
-        return dict(zip(names, structure))
-    if len(names) == 1:
-        return {names[0]: structure[0] if isinstance(structure, (list, tuple))
-                and len(structure) == 1 else structure}
-    return dict.fromkeys(names, structure)  # one loss for every output, as compile does
-
-
-def output_names(model: keras.Model) -> list[str]:
-    """The model's output names (one name for a single-output or subclassed model)."""
-    names = getattr(model, "output_names", None)
-    if names:
-        return list(names)
-    outputs = getattr(model, "outputs", None) or []
-    if len(outputs) > 1:
-        return [t._keras_history.operation.name for t in outputs]
-    return ["output"]
-
-
-def pick_output(names: list[str], output: int | str) -> str:
-    """The output name that `output` (a name or an index into `names`) denotes."""
-    if isinstance(output, int) and not isinstance(output, bool):
-        if not -len(names) <= output < len(names):
-            raise ValueError(f"`output`={output} is out of range for the outputs {names}.")
-        return names[output]
-    if output not in names:
-        raise ValueError(f"`output` must be one of {names} or an index; received {output!r}.")
-    return output
-
 
 def model_losses(model: keras.Model) -> dict[str, tuple[LossKind, float]]:
     """Each output's `(LossKind, loss_weight)` from the model's compile settings."""
@@ -372,10 +308,10 @@ def model_losses(model: keras.Model) -> dict[str, tuple[LossKind, float]]:
             f"has none (a custom train_step computing its own loss?). Supported: {SUPPORTED}."
         )
     names = output_names(model)
-    losses = _named(loss, names, "loss")
+    losses = per_output(loss, names, "loss")
     config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
     weights = config.get("loss_weights")
-    weights = _named(weights, names, "loss_weights") if weights is not None else {}
+    weights = per_output(weights, names, "loss_weights") if weights is not None else {}
     result = {}
     for name, value in losses.items():
         if value is None:
@@ -391,7 +327,7 @@ def measure(model: keras.Model, x: Any, y: Any,
     losses = model_losses(model)
     names = output_names(model)
     x, y = take(x, MAX_SAMPLES), take(y, MAX_SAMPLES)
-    labels_by_output = _named(y, names, "y")
+    labels_by_output = per_output(y, names, "y")
     missing = sorted(set(losses) - set(labels_by_output))
     if missing:
         raise ValueError(f"`y` has no labels for the outputs {missing} (outputs: {names}).")
@@ -403,7 +339,7 @@ def measure(model: keras.Model, x: Any, y: Any,
     for name, (kind, _) in losses.items():
         where = f"output {name!r}" if len(names) > 1 else "the model's output"
         checked[name] = check_labels(kind, labels_by_output[name], shapes[name], where)
-    y_pred = _named(model(x, training=False), names, "the model's outputs")
+    y_pred = per_output(model(x, training=False), names, "the model's outputs")
     parts = []
     for name, (kind, weight) in losses.items():
         prediction = y_pred[name]
@@ -427,9 +363,10 @@ def expected(y: Any, loss: Any, loss_weights: Any = None) -> tuple[float, float]
     """`(prior, uninformed)` of labels `y` under `loss`, without a model (weighted sum)."""
     if hasattr(loss, "keys") or isinstance(loss, (list, tuple)):
         names = list(loss.keys()) if hasattr(loss, "keys") else [str(i) for i in range(len(loss))]
-        losses = _named(loss, names, "loss")
-        labels = _named(y, names, "y")
-        weights = _named(loss_weights, names, "loss_weights") if loss_weights is not None else {}
+        losses = per_output(loss, names, "loss")
+        labels = per_output(y, names, "y")
+        weights = (per_output(loss_weights, names, "loss_weights")
+                   if loss_weights is not None else {})
     else:
         names, losses, labels, weights = ["output"], {"output": loss}, {"output": y}, {}
     prior = uninformed = 0.0

@@ -6,114 +6,30 @@ instead of a second forward and backward pass. Norms are taken on the
 gradients **after clipping** (and after loss-scale unscaling and the
 cross-replica sum): the gradients the update actually uses. With no clipping
 configured, before and after clipping are the same.
+
+`GradientNormLogger` is defined here; `VanishingGradientDetector` and its
+`GradientProblemError` / `GradientWarning` in `callbacks.gradient_detector`,
+imported here so that `callbacks.gradients` keeps offering all four names.
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
 from typing import Any
 
 import keras
 import numpy as np
 
-from callbacks import _gradient_health, _gradient_tap
-from callbacks._base import CallbackBase
-from callbacks._validation import check_choice, check_positive, require_compiled
+from callbacks._tap_client import _TapClient
+from callbacks._validation import check_choice, check_positive
+from callbacks.gradient_detector import (
+    GradientProblemError,
+    GradientWarning,
+    VanishingGradientDetector,
+)
 
-ACTIONS = ("warn", "stop", "raise")
-
-
-class _TapClient(CallbackBase):
-    """Shared plumbing: attach to the tap at train begin, read its rows, detach at train end.
-
-    The tap writes one row per computed step into an in-graph ring buffer; a
-    client reads the buffer (one variable read) every `_interval()` steps, at
-    each epoch end and at train end, and consumes every new row whose step is a
-    multiple of its `every`. Per batch it does no tensor work otherwise.
-    """
-
-    _tap_logs = False
-    _RUN_STATE = ("_tap", "_lock")
-    # Keras then runs batch-end hooks in a worker thread, overlapped with the next
-    # step, instead of on the main thread.
-    async_safe = True
-
-    def _tap_options(self) -> dict[str, Any]:
-        return {"every": self.every, "logs": self._tap_logs}
-
-    def _interval(self) -> int:
-        """Steps between two reads of the tap's rows (at most its drain interval)."""
-        return self._tap.drain_interval
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        require_compiled(self.model, type(self).__name__)
-        steps = (self.params or {}).get("steps")
-        self._tap = _gradient_tap.acquire(self.model, self, steps_per_epoch=steps,
-                                          **self._tap_options())
-        # JAX keeps the ring in the training state: read it at epoch end only
-        self._mid_epoch_reads = keras.backend.backend() != "jax"
-        self._epoch = 0
-        self._lock = threading.Lock()
-        self._first_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        self._last_step = self._first_step - 1.0  # last row consumed
-        self._last_read = self._first_step - 1  # Python step count at the last read
-        self._epoch_base = self._first_step
-        self._epoch_steps = 0
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        self._drain()
-        self._detach()
-
-    def _detach(self) -> None:
-        _gradient_tap.release(self.model, self)
-        self._tap = None
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch = epoch
-        self._epoch_steps = 0
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        # batch-end hooks of this epoch have all run (Keras flushes them first)
-        self._drain()
-        self._epoch_base += self._epoch_steps
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        # `batch` is the last step of the execution (steps_per_execution counts).
-        tap = getattr(self, "_tap", None)
-        if tap is None:
-            return
-        with self._lock:
-            self._epoch_steps = max(self._epoch_steps, batch + 1)
-            if not self._mid_epoch_reads:
-                return
-            step = self._epoch_base + batch
-            due = step - self._last_read >= self._interval()
-        if due:
-            self._drain(step)
-
-    def _drain(self, step: int | None = None) -> None:
-        """Consume the rows the tap wrote since the last read, in step order."""
-        tap = getattr(self, "_tap", None)
-        if tap is None:
-            return
-        with self._lock:
-            if step is not None:
-                self._last_read = max(self._last_read, step)
-            rows = tap.rows_after(self._last_step)
-            if not len(rows):
-                return
-            self._last_step = float(rows[-1, 0])
-            rows = rows[self._wants(rows)]
-            if len(rows):
-                self._consume(rows)
-
-    def _wants(self, rows: np.ndarray) -> np.ndarray:
-        """Mask of the rows this client looks at (steps that are multiples of `every`)."""
-        return rows[:, 0] % self.every == 0
-
-    def _consume(self, rows: np.ndarray) -> None:
-        """Handle rows `[step, sq_0, ...]` in step order (lock held), vectorized."""
+__all__ = ["GradientNormLogger", "GradientProblemError", "GradientWarning",
+           "VanishingGradientDetector"]
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -275,208 +191,3 @@ class GradientNormLogger(_TapClient):
     def get_config(self) -> dict[str, Any]:
         return {"every": self.every, "per_layer": self.per_layer, "prefix": self.prefix,
                 "step_logs": self.step_logs}
-
-
-class GradientProblemError(RuntimeError):
-    """Raised by `VanishingGradientDetector(action="raise")`, naming the layers and the step.
-
-    Example:
-
-    ```python
-    try:
-        model.fit(x, y, callbacks=[VanishingGradientDetector(action="raise")])
-    except GradientProblemError as error:
-        print(error)  # what was found, where, and the lectures' remedies
-    ```
-    """
-
-
-class GradientWarning(UserWarning):
-    """Category of the warnings issued by `VanishingGradientDetector`.
-
-    Example:
-
-    ```python
-    import warnings
-    warnings.simplefilter("error", GradientWarning)  # turn findings into errors
-    ```
-    """
-
-
-@keras.saving.register_keras_serializable(package="recipes")
-class VanishingGradientDetector(_TapClient):
-    """Flag vanishing, exploding and non-finite gradients while `fit` runs.
-
-    The criterion is comparable across layer types (dense, conv, depthwise,
-    recurrent, attention): per layer of the model, the gradient norm relative to
-    the weight norm, `r = ||g|| / ||w||` over the layer's kernels, compared
-    between the lowest and the highest hidden layer (embedding tables and output
-    layers left out; weights read at train begin and epoch ends, not per step;
-    see `callbacks/_gradient_health.py`). Findings:
-
-    * `"vanishing"`: r(lowest) / r(highest) below `vanishing_ratio`, or the
-      lowest layer's gradient RMS below `min_rms`, for `patience` consecutive
-      checks (lecture 001: sigmoid + Glorot on a deep net);
-    * `"exploding"`: that ratio above `exploding_ratio` for `patience` checks,
-      or the global norm above `max_norm` at any single step;
-    * `"non_finite"`: a NaN/Inf gradient, reported at once with the exact
-      optimizer step (even inside a `steps_per_execution` block).
-
-    Vanishing is not reported after an exploding or non-finite finding (a
-    diverged network's gradients say nothing more).
-
-    Each kind is reported once per `fit`, naming the step and the model's layer
-    names, with the lectures' remedies that fit the model (chosen from its
-    activations, initializers, BatchNormalization, recurrent cells, clipping and
-    learning rate). It goes to `.events` (dicts) and then, per `action`:
-    `"warn"` issues a `GradientWarning`; `"stop"` also sets
-    `model.stop_training`; `"raise"` raises `GradientProblemError`. `.summary`
-    keeps the extremes measured (`ratio_min`, `ratio_max`, `global_norm_max`,
-    `checks`). Norms are after clipping (see `GradientNormLogger`), whose
-    train-step hook it shares; it adds nothing to `logs`. Every computed step is
-    checked; with `"stop"`/`"raise"` the rows are read after every batch, with
-    `"warn"` every `128 * every` steps and at epoch ends (the step named is exact).
-
-    Example:
-
-    ```python
-    detector = VanishingGradientDetector(action="stop")
-    model.fit(x, y, epochs=5, callbacks=[detector])
-    for event in detector.events:
-        print(event["kind"], event["step"], event["message"])
-    ```
-
-    Args:
-        vanishing_ratio: flag vanishing below this lowest/highest ratio of the
-            layers' relative gradients (> 0).
-        exploding_ratio: flag exploding above this ratio (> `vanishing_ratio`).
-        max_norm: flag exploding above this global gradient norm (> 0).
-        min_rms: flag vanishing when the lowest hidden layer's gradient RMS is
-            below this (> 0).
-        patience: consecutive checks a ratio condition must hold (integer > 0).
-        every: check every `every` optimizer steps (integer > 0).
-        action: `"warn"`, `"stop"` or `"raise"`.
-    """
-
-    def __init__(
-        self,
-        vanishing_ratio: float = 1e-4,
-        exploding_ratio: float = 100.0,
-        max_norm: float = 1e4,
-        min_rms: float = 1e-9,
-        patience: int = 3,
-        every: int = 1,
-        action: str = "warn",
-    ) -> None:
-        super().__init__()
-        self.vanishing_ratio = float(check_positive("vanishing_ratio", vanishing_ratio))
-        self.exploding_ratio = float(check_positive("exploding_ratio", exploding_ratio))
-        if self.exploding_ratio <= self.vanishing_ratio:
-            raise ValueError(
-                "`exploding_ratio` must be greater than `vanishing_ratio`; received "
-                f"exploding_ratio={exploding_ratio!r}, vanishing_ratio={vanishing_ratio!r}."
-            )
-        self.max_norm = float(check_positive("max_norm", max_norm))
-        self.min_rms = float(check_positive("min_rms", min_rms))
-        self.patience = int(check_positive("patience", patience, integer=True))
-        self.every = int(check_positive("every", every, integer=True))
-        self.action = check_choice("action", action, ACTIONS)
-        self.events: list[dict[str, Any]] = []
-        self.summary: dict[str, Any] = {}
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        self.summary = {"checks": 0, "ratio_min": np.nan, "ratio_max": np.nan,
-                        "global_norm_max": np.nan}
-        self._reported: set[str] = set()
-        self._streak = {"vanishing": 0, "exploding": 0}
-        self._facts = _gradient_health.describe(self.model, self._tap.variables)
-        self._refresh_weights(self._first_step)
-
-    def _refresh_weights(self, step: int) -> None:
-        self._weights = _gradient_health.weight_norms(self._tap.variables, self._facts)
-        self._weights_step = step
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)  # checks this epoch's rows with the weights in use
-        if getattr(self, "_tap", None) is not None:
-            self._refresh_weights(self._epoch_base)
-
-    def _interval(self) -> int:
-        return 1 if self.action in ("stop", "raise") else self._tap.drain_interval
-
-    def _wants(self, rows: np.ndarray) -> np.ndarray:
-        # non-finite rows are reported whatever `every`: the step must be exact
-        return (rows[:, 0] % self.every == 0) | ~np.isfinite(rows[:, 1:]).all(axis=1)
-
-    def _consume(self, rows: np.ndarray) -> None:
-        if rows[-1, 0] - self._weights_step >= self._tap.drain_interval:
-            self._refresh_weights(int(rows[-1, 0]))
-        steps = rows[:, 0]
-        m = _gradient_health.measure(rows[:, 1:], self._facts, self._weights, self._tap.sizes)
-        vanishing = (m.ratio < self.vanishing_ratio) | (m.lowest_rms < self.min_rms)
-        too_steep, huge = m.ratio > self.exploding_ratio, m.global_norm > self.max_norm
-        own = steps % self.every == 0
-        _gradient_health.summarize(self.summary, m.ratio[own & m.finite],
-                                   m.global_norm[own & m.finite])
-
-        def info(i: int) -> dict[str, Any]:
-            return _gradient_health.finding_info(rows[i, 1:], m.relative[i], self._facts,
-                                                 self._tap.names)
-
-        for i in range(len(rows)):
-            if not m.finite[i]:
-                self._report("non_finite", int(steps[i]), info(i))
-                continue
-            if not own[i]:
-                continue
-            if huge[i]:
-                self._report("exploding", int(steps[i]), info(i))
-            for kind, hit in (("vanishing", vanishing[i]), ("exploding", too_steep[i])):
-                self._streak[kind] = self._streak[kind] + 1 if hit else 0
-                if self._streak[kind] >= self.patience:
-                    self._report(kind, int(steps[i]), info(i))
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        self._drain()
-        tap = getattr(self, "_tap", None)
-        if tap is not None and tap.snapshot()[0] < 0:
-            warnings.warn(
-                "VanishingGradientDetector saw no gradients: the model's train_step never "
-                "called optimizer.apply / apply_gradients.",
-                GradientWarning,
-                stacklevel=2,
-            )
-        super().on_train_end(logs)
-
-    def _report(self, kind: str, step: int, info: dict[str, Any]) -> None:
-        if kind in self._reported or (kind == "vanishing" and self._reported):
-            return  # once gradients exploded or turned non-finite, small ones mean nothing
-        self._reported.add(kind)
-        where = f"at step {step} (epoch {self._epoch})"
-        names = [name for name, _ in self._facts.units] or ["the first layer"]
-        remedies = _gradient_health.remedies(kind, self._facts, names)
-        what = _gradient_health.describe_finding(kind, where, info, self.max_norm, self.min_rms)
-        message = f"{what}. Remedies: " + "; ".join(remedies) + "."
-        event = {"kind": kind, "step": step, "epoch": self._epoch, **info,
-                 "message": message, "remedies": remedies}
-        self.events.append(event)
-        if self.action == "raise":
-            # fit aborts without on_train_end: take the hook out for every client.
-            _gradient_tap.release_all(self.model)
-            self._tap = None
-            raise GradientProblemError(message)
-        warnings.warn(message, GradientWarning, stacklevel=2)
-        if self.action == "stop":
-            self.model.stop_training = True
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "vanishing_ratio": self.vanishing_ratio,
-            "exploding_ratio": self.exploding_ratio,
-            "max_norm": self.max_norm,
-            "min_rms": self.min_rms,
-            "patience": self.patience,
-            "every": self.every,
-            "action": self.action,
-        }

@@ -62,8 +62,8 @@ _EXPORTS = {
 }
 
 _SUBMODULES = (
-    "checks", "cli", "data", "defaults", "folding", "freezing", "heads", "lr_finder", "models",
-    "optimizers", "plots",
+    "check_results", "checks", "cli", "data", "defaults", "folding", "freezing", "gradient_check",
+    "heads", "lr_finder", "models", "optimizers", "plots",
     "pretraining", "schedules", "threads", "transfer", "tuning",
 )
 

@@ -4,7 +4,7 @@ Keras 3 has a backend-neutral API for almost everything this package does; it
 has none for these, so they live here, each with one branch per backend:
 
 - `gradients`: the loss and d(loss)/d(trainable variables) on one batch,
-  outside `fit` (`recipes.checks.check_gradients`). TensorFlow:
+  outside `fit` (`recipes.gradient_check.check_gradients`). TensorFlow:
   `tf.GradientTape`; JAX: `jax.value_and_grad` over the model's stateless
   forward pass and loss (`compute_loss_and_updates`, what Keras's own JAX
   train step differentiates); PyTorch: `torch.autograd.grad`.

@@ -5,26 +5,28 @@ Checklist 1: the loss at the random initial weights makes sense (-ln(0.1) =
 SGD with momentum, or Adam. Checklist 4: watch the loss on a validation set
 (not the test set) and first overfit a tiny subset. Lecture 001 adds
 "normalize the input features"; lecture 004 checks automatic differentiation
-against finite differences.
+against finite differences (`check_gradients`, defined in
+`recipes.gradient_check` and importable from here).
 
 Each `check_*` returns a `CheckResult`; `run_checklist` runs them all and
 returns a `ChecklistReport` that prints as a table (and renders as HTML in a
-notebook).
+notebook). Both types live in `recipes.check_results` and are importable from
+here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from callbacks import _initial_loss
+from callbacks import _initial_loss, _structure
 from callbacks._validation import check_positive, require_compiled
-from recipes import _backend
+from recipes.check_results import ChecklistReport, CheckResult
+from recipes.gradient_check import check_gradients
 
 SCHEDULING_CALLBACKS = (
     "ReduceLROnPlateau", "LearningRateScheduler", "PowerScheduling", "OneCycleScheduler",
@@ -39,75 +41,6 @@ NOISE_LAYERS = (keras.layers.Dropout, keras.layers.AlphaDropout, keras.layers.Ga
                 keras.layers.GaussianNoise, keras.layers.SpatialDropout1D,
                 keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D)
 """Layers that `check_overfit_small_subset` switches off in its copy of the model."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one checklist item.
-
-    Example:
-
-    ```python
-    result = check_optimizer(model)
-    if not result.passed:
-        print(result.advice)
-    ```
-
-    Args:
-        name: the checklist item.
-        passed: whether the setup follows the lecture.
-        measured: what was found.
-        expected: what the lecture expects.
-        advice: what to change when it did not pass.
-        note: why it passed when the reason is not obvious (printed).
-    """
-
-    name: str
-    passed: bool
-    measured: str
-    expected: str
-    advice: str = ""
-    note: str = ""
-
-
-class ChecklistReport(list):
-    """A list of `CheckResult`s that prints as a table.
-
-    Example:
-
-    ```python
-    report = run_checklist(model, data.train, data.valid)
-    print(report)          # or just `report` in a notebook
-    assert report.passed
-    ```
-    """
-
-    @property
-    def passed(self) -> bool:
-        """True when every item passed."""
-        return all(result.passed for result in self)
-
-    def __str__(self) -> str:
-        lines = []
-        for result in self:
-            mark = "PASS" if result.passed else "FAIL"
-            lines.append(f"[{mark}] {result.name}: {result.measured} (expected {result.expected})")
-            if not result.passed and result.advice:
-                lines.append(f"       -> {result.advice}")
-            if result.passed and result.note:
-                lines.append(f"       note: {result.note}")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{'✅' if r.passed else '❌'}</td><td>{r.name}</td><td>{r.measured}</td>"
-            f"<td>{r.expected}</td><td>{r.note if r.passed else r.advice}</td></tr>"
-            for r in self
-        )
-        return (
-            "<table><tr><th></th><th>check</th><th>measured</th><th>expected</th>"
-            f"<th>advice</th></tr>{rows}</table>"
-        )
 
 
 def expected_initial_loss(y: Any, loss: Any, loss_weights: Any = None) -> float:
@@ -305,10 +238,10 @@ def check_validation(validation_data: Any, test_data: Any = None) -> CheckResult
             "4a. validation set", False, "none", "a validation set",
             "pass validation_data=(x_valid, y_valid) to fit and watch val_loss per epoch",
         )
-    x_valid = _initial_loss.arrays(valid[0])
+    x_valid = _structure.arrays(valid[0])
     same = test is not None and any(
         np.shares_memory(a, b) or np.array_equal(a, b)
-        for a, b in zip(x_valid, _initial_loss.arrays(test[0]))
+        for a, b in zip(x_valid, _structure.arrays(test[0]))
     )
     return CheckResult(
         "4a. validation set", not same,
@@ -382,11 +315,11 @@ def check_overfit_small_subset(
         loss_weights=config.get("loss_weights"),
         steps_per_execution=min(int(epochs), 32),
     )
-    x_small, y_small = _initial_loss.take(x, n_samples), _initial_loss.take(y, n_samples)
-    size = len(_initial_loss.arrays(x_small)[0])
+    x_small, y_small = _structure.take(x, n_samples), _structure.take(y, n_samples)
+    size = len(_structure.arrays(x_small)[0])
     # `epochs` full-batch steps, run as one epoch over the subset repeated
     # (same updates as `epochs` epochs, without the per-epoch overhead).
-    clone.fit(_initial_loss.repeat(x_small, epochs), _initial_loss.repeat(y_small, epochs),
+    clone.fit(_structure.repeat(x_small, epochs), _structure.repeat(y_small, epochs),
               epochs=1, batch_size=size, shuffle=False, verbose=0)
     # Training mode: BatchNormalization normalizes with the subset's own statistics (its
     # moving averages still lag after a few hundred steps; with no noise layers left, BN
@@ -424,7 +357,7 @@ def check_input_scaling(x: Any, *, max_abs_mean: float = 5.0, max_std: float = 5
     """
     check_positive("max_abs_mean", max_abs_mean)
     check_positive("max_std", max_std)
-    inputs = _initial_loss.arrays(x)
+    inputs = _structure.arrays(x)
     several = len(inputs) > 1
     inputs = [a for a in inputs if a.dtype.kind == "f" or not several]
     if not inputs:
@@ -439,77 +372,6 @@ def check_input_scaling(x: Any, *, max_abs_mean: float = 5.0, max_std: float = 5
         "normalized inputs", mean <= max_abs_mean and std <= max_std,
         f"max |mean| {mean:.3g}, max std {std:.3g}", f"<= {max_abs_mean}, <= {max_std}",
         "scale the inputs (e.g. pixels / 255) or pass normalize=x_train to recipes.build_dnn",
-    )
-
-
-def check_gradients(
-    model: keras.Model, x: Any, y: Any, *, epsilon: float = 1e-2, tolerance: float = 1e-2,
-) -> CheckResult:
-    """Lecture 004: do back-propagated gradients agree with finite differences?
-
-    For every trainable variable w with gradient g, compares the directional
-    derivative along u = g / ||g|| from back-propagation (which is ||g||)
-    with the central difference (L(w + eps u) - L(w - eps u)) / (2 eps), in
-    inference mode (no dropout, BN with its moving statistics). A variable
-    fails when |analytic - numeric| > tolerance * (|analytic| + |numeric|) +
-    noise, where noise is the float32 round-off of the loss divided by eps.
-    Judging each variable on its own catches a wrong gradient in a layer whose
-    gradients are small, which one global error would hide. The weights are
-    restored afterwards. Back-propagation is the backend's own autodiff
-    (TensorFlow, JAX or PyTorch).
-
-    Example:
-
-    ```python
-    check_gradients(model, x_train[:64], y_train[:64])
-    ```
-
-    Args:
-        model: a compiled model.
-        x: a small batch of inputs.
-        y: its labels.
-        epsilon: finite-difference step along each gradient direction (> 0).
-        tolerance: accepted relative error (> 0).
-    """
-    require_compiled(model, "check_gradients")
-    check_positive("epsilon", epsilon)
-    check_positive("tolerance", tolerance)
-    x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
-    y = keras.ops.convert_to_tensor(np.asarray(y))
-
-    def loss_value() -> float:
-        y_pred = model(x, training=False)
-        return float(model.compute_loss(x=x, y=y, y_pred=y_pred, training=False))
-
-    variables = model.trainable_variables
-    loss, gradients = _backend.gradients(model, x, y)  # TensorFlow, JAX or PyTorch autodiff
-    noise = 20 * abs(float(loss)) * float(np.finfo("float32").eps) / epsilon
-    worst, worst_name = 0.0, ""
-    for variable, gradient in zip(variables, gradients):
-        if gradient is None:
-            continue
-        g = gradient.astype("float64")
-        analytic = float(np.linalg.norm(g))
-        if analytic == 0.0:
-            continue
-        original = keras.ops.convert_to_numpy(variable).copy()
-        step = (epsilon * g / analytic).astype(original.dtype)
-        variable.assign(original + step)
-        plus = loss_value()
-        variable.assign(original - step)
-        minus = loss_value()
-        variable.assign(original)
-        numeric = (plus - minus) / (2 * epsilon)
-        excess = abs(analytic - numeric) - noise
-        error = max(excess, 0.0) / (abs(analytic) + abs(numeric))
-        if error > worst:
-            worst, worst_name = error, variable.path
-    return CheckResult(
-        "gradient check", worst <= tolerance,
-        f"worst relative error {worst:.2e}" + (f" ({worst_name})" if worst_name else ""),
-        f"<= {tolerance}",
-        "back-propagated gradients disagree with finite differences: a custom layer or loss "
-        "has a wrong or non-differentiable gradient",
     )
 
 
@@ -567,7 +429,7 @@ def run_checklist(
     if overfit:
         report.append(check_overfit_small_subset(model, x, y))
     if gradients:
-        report.append(check_gradients(model, _initial_loss.take(x, 64), _initial_loss.take(y, 64)))
+        report.append(check_gradients(model, _structure.take(x, 64), _structure.take(y, 64)))
     if strict and not report.passed:
         raise ValueError(f"run_checklist(strict=True): an item failed.\n{report}")
     return report

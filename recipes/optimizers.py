@@ -7,7 +7,8 @@ from typing import Any
 
 import keras
 
-from callbacks._initial_loss import loss_kind, output_names, pick_output
+from callbacks._initial_loss import loss_kind
+from callbacks._structure import output_names, pick_output
 from callbacks._validation import (
     check_choice,
     check_fraction,

@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from callbacks._initial_loss import output_names, pick_output
+from callbacks._structure import output_names, pick_output
 from callbacks._validation import check_choice, check_non_negative, check_positive
 from recipes import freezing
 from recipes.freezing import layer_index, recompile

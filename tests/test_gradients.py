@@ -329,6 +329,17 @@ def test_gradient_callbacks_round_trip_through_keras_serialization(callback):
     assert restored.get_config() == callback.get_config()
 
 
+@pytest.mark.parametrize("name", ["GradientNormLogger", "VanishingGradientDetector"])
+def test_configs_written_before_the_module_split_still_load(name):
+    """Keras finds a custom class by its registered name (`recipes>...`), unchanged by the split."""
+    cls = {"GradientNormLogger": GradientNormLogger,
+           "VanishingGradientDetector": VanishingGradientDetector}[name]
+    assert keras.saving.get_registered_name(cls) == f"recipes>{name}"
+    config = {"module": "callbacks.gradients", "class_name": name,
+              "config": cls().get_config(), "registered_name": f"recipes>{name}"}
+    assert type(keras.saving.deserialize_keras_object(config)) is cls
+
+
 def test_two_loggers_with_different_prefixes_are_refused():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile("sgd", "mse")
