@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from monitor_overhead import build  # noqa: E402  (the same MLP; it imports TensorFlow too)
 
-from callbacks import _gradient_tap  # noqa: E402
+from callbacks import _gradient_tap, _tap_step  # noqa: E402
 
 
 class _Client:
@@ -58,9 +58,9 @@ def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray) -> li
     model = build(0)
     model.fit(x, y, epochs=1, verbose=0)  # builds the optimizer
     if tapped:
-        original = _gradient_tap.squared_parts
+        original = _tap_step.squared_parts
         if not arithmetic:
-            _gradient_tap.squared_parts = _no_arithmetic
+            _tap_step.squared_parts = _no_arithmetic
         try:  # the options GradientNormLogger() + VanishingGradientDetector() ask for
             _gradient_tap.acquire(model, _Client(), every=1, logs=True, per_layer=True,
                                   steps_per_epoch=250)
@@ -72,7 +72,7 @@ def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray) -> li
             data = (keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), None)
             _, state = model.train_function(state, iter([data]))
         finally:
-            _gradient_tap.squared_parts = original
+            _tap_step.squared_parts = original
     else:
         model.make_train_function(force=True)
         state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,

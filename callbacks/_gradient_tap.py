@@ -4,7 +4,8 @@ Keras 3 callbacks only ever see `logs`; gradients exist only inside
 `train_step` and the optimizer. A `GradientTap` is attached to one model for
 the duration of a `fit` and shared (reference counted) by every
 gradient-aware callback on that model. Its arithmetic and ring buffers are in
-`callbacks._tap_norms`.
+`callbacks._tap_norms`; the wrappers it patches in (the traced step, the epoch
+logs) are in `callbacks._tap_step`.
 
 **Where it hooks (Keras's public optimizer API).** It wraps, on the optimizer
 *instance* (the inner optimizer of a `LossScaleOptimizer`), the public
@@ -68,22 +69,21 @@ import numpy as np
 
 from callbacks._tap_norms import (
     Channel,
-    accumulated_gradients,
     drop_variables,
-    in_other_graph,
     is_tf,
-    latest,
     merged_rows,
     optimizer_chain,
     optimizer_ring,
-    read,
-    record,
     saving_without,
-    squared_parts,
-    tf_half_square,
     tf_ring,
     trainable_by_nature,
     variable_names,
+)
+from callbacks._tap_step import (
+    wrap_all_reduce,
+    wrap_apply,
+    wrap_epoch_logs,
+    wrap_train_step,
 )
 
 __all__ = ["GradientTap", "acquire", "release", "release_all", "tap_for", "variable_names"]
@@ -118,7 +118,7 @@ class GradientTap:
         else:
             self.names = variable_names(model, self.variables)
         self.sizes = [int(np.prod(v.shape)) for v in self.variables]
-        self._index = {id(v): i for i, v in enumerate(self.variables)}
+        self.index = {id(v): i for i, v in enumerate(self.variables)}
         self.clients: dict[int, dict[str, Any]] = {}
         self.every = 1
         self.log_global = False
@@ -133,12 +133,12 @@ class GradientTap:
         self.prefix = "grad_norm"
         # TensorFlow stores l2_loss (half the squared norm: one fused kernel)
         self.factor = 2.0 if is_tf() else 1.0
-        self._local = threading.local()  # MirroredStrategy traces replicas in threads
+        self.local = threading.local()  # MirroredStrategy traces replicas in threads
         self.fit: int | None = None  # id of the History of the fit that installed the tap
         self._installed = False
-        self._replicas = 1
+        self.replicas = 1
         if is_tf():
-            self._replicas = int(model.distribute_strategy.num_replicas_in_sync)
+            self.replicas = int(model.distribute_strategy.num_replicas_in_sync)
         # One channel per optimizer that may apply gradients: `model.optimizer` and,
         # on the stateful backends, the optimizers a custom train_step keeps as
         # attributes (a GAN's two); each has its own ring, keyed by its own steps.
@@ -147,7 +147,7 @@ class GradientTap:
         for label, value in vars(model).items():
             if (isinstance(value, keras.optimizers.Optimizer) and label != "optimizer"
                     and all(value is not v for v in found.values())):
-                if backend == "jax" or self._replicas > 1:
+                if backend == "jax" or self.replicas > 1:
                     self.unseen.append(f"{label} ({type(value).__name__})")
                 else:
                     found[label.lstrip("_")] = value
@@ -170,7 +170,7 @@ class GradientTap:
                                    name="gradient_tap_steps"))
 
     @property
-    def _ring(self) -> Any:
+    def ring(self) -> Any:
         return self.channels[0].ring
 
     # ---------------------------------------------------------------- clients
@@ -221,15 +221,15 @@ class GradientTap:
                                 saving_without(optimizer, main.ring))
             for channel in self.channels:
                 inner = channel.chain[-1]
-                self._patch(inner, "apply", self._wrap_apply(channel, inner.apply))
-            if self._replicas > 1:  # the post-sum point (see the module docstring)
+                self._patch(inner, "apply", wrap_apply(self, channel, inner.apply))
+            if self.replicas > 1:  # the post-sum point (see the module docstring)
                 self._patch(target, "_all_reduce_sum_gradients",
-                            self._wrap_all_reduce(target._all_reduce_sum_gradients))
-            self._patch(model, "train_step", self._wrap_train_step(model.train_step))
+                            wrap_all_reduce(self, target._all_reduce_sum_gradients))
+            self._patch(model, "train_step", wrap_train_step(self, model.train_step))
             epoch_logs = getattr(model, "_get_metrics_result_or_logs", None)
             if epoch_logs is not None:
                 self._patch(model, "_get_metrics_result_or_logs",
-                            self._wrap_epoch_logs(epoch_logs))
+                            wrap_epoch_logs(self, epoch_logs))
             self._patch(model, "make_train_function",
                         self._wrap_make_train_function(model.make_train_function))
             self._installed = True
@@ -249,158 +249,9 @@ class GradientTap:
             else:
                 owner.__dict__[name] = previous
         if keras.backend.backend() == "jax":
-            drop_variables(self.channels[0].chain[-1], self._ring)
+            drop_variables(self.channels[0].chain[-1], self.ring)
         self._installed = False
         self.model.make_train_function(force=True)
-
-    # ------------------------------------------------------- traced wrappers
-    def _wrap_apply(self, channel: Channel, original: Any) -> Any:
-        optimizer = channel.chain[-1]
-
-        def apply(grads, trainable_variables=None):
-            if self._replicas > 1:  # recorded after the cross-replica sum instead
-                return original(grads, trainable_variables)
-            grads = list(grads)
-            variables = (list(trainable_variables) if trainable_variables is not None
-                         else list(getattr(optimizer, "_trainable_variables", [])))
-            iterations = read(optimizer.iterations)  # before `apply` increments it
-            accumulated = accumulated_gradients(optimizer, variables)
-            # the raw step counter (`iterations` counts updates under accumulation)
-            raw = read(optimizer._iterations) if accumulated is not None else None
-            result = original(grads, trainable_variables)
-            parts = squared_parts(self._index, len(self.variables), optimizer, grads, variables,
-                                  accumulated)
-            self._rows_of_step()[channel.label] = None
-            if parts is not None:
-                applied = None  # with gradient accumulation, only update steps apply
-                if accumulated is not None:
-                    steps = optimizer.gradient_accumulation_steps
-                    applied = keras.ops.equal((raw + 1) % steps, 0)
-                self._rows_of_step()[channel.label] = record(
-                    channel.ring, parts, iterations, applied, self.every, self.capacity)
-            return result
-
-        return apply
-
-    def _wrap_all_reduce(self, original: Any) -> Any:
-        index = dict(self._index)
-        index.update({id(v.value): i for i, v in enumerate(self.variables)})
-
-        def _all_reduce_sum_gradients(grads_and_vars):
-            reduced = original(grads_and_vars)
-            import tensorflow as tf  # this wrapper exists on TensorFlow only
-
-            parts = [tf.constant(0.0, tf.float32)] * len(self.variables)
-            for grad, variable in reduced:
-                position = index.get(id(variable))
-                if position is not None and grad is not None:
-                    parts[position] = tf_half_square(grad)
-            main = self.channels[0]
-            iterations = read(main.chain[-1].iterations)
-            self._rows_of_step()[main.label] = record(
-                main.ring, parts, iterations, None, self.every, self.capacity)
-            return reduced
-
-        return _all_reduce_sum_gradients
-
-    def _rows_of_step(self) -> dict[str, Any]:
-        """This trace's rows, per channel label (thread-local: replicas trace in threads)."""
-        rows = getattr(self._local, "rows", None)
-        if rows is None:
-            rows = self._local.rows = {}
-        return rows
-
-    def _norm_logs(self, logs: dict, squared: Any) -> dict:
-        ops = keras.ops
-        logs = dict(logs)
-        if self.step_per_layer:
-            norms = ops.sqrt(squared)
-            for i, name in enumerate(self.names):
-                logs[f"{self.prefix}/{name}"] = norms[i]
-        logs[f"{self.prefix}/global"] = ops.sqrt(ops.sum(squared))
-        return logs
-
-    def _wrap_train_step(self, original: Any) -> Any:
-        if keras.backend.backend() == "jax":
-            return self._wrap_jax_train_step(original)
-
-        def train_step(data):
-            self._local.rows = {}
-            logs = original(data)
-            rows, self._local.rows = self._local.rows, {}
-            if not rows:
-                self._warn_unseen()
-            elif self.log_global and isinstance(logs, dict):
-                squared = {}
-                for channel in self.channels:
-                    if channel.label not in rows:
-                        continue
-                    row = rows[channel.label]
-                    if row is None or in_other_graph(row):
-                        # recorded inside a branch (LossScaleOptimizer, gradient
-                        # accumulation) or not at all: the latest row of the ring
-                        row = latest(*(keras.ops.convert_to_tensor(v) for v in channel.ring))
-                    squared[channel.label] = self.factor * row
-                rows = list(squared.values())
-                total = rows[0] if len(rows) == 1 else sum(rows[1:], rows[0])
-                logs = self._norm_logs(logs, total)
-                if len(squared) > 1:  # several optimizers: a global norm per optimizer
-                    for label, row in squared.items():
-                        logs[f"{self.prefix}/{label}/global"] = keras.ops.sqrt(
-                            keras.ops.sum(row))
-            return logs
-
-        return train_step
-
-    def _wrap_jax_train_step(self, original: Any) -> Any:
-        def train_step(state, data):
-            self._local.rows = {}
-            logs, state = original(state, data)
-            if not self._local.rows:
-                self._warn_unseen()
-            elif self.log_global and isinstance(logs, dict) and len(state) == 4:
-                row = self._local.rows.get(self.channels[0].label)
-                # this step's row, recorded at every step, by an optimizer that a
-                # LossScaleOptimizer does not call inside a `cond` (its value would
-                # not leave the branch): no read of the ring needed
-                if row is not None and len(self.channels[0].chain) == 1:
-                    return self._norm_logs(logs, row), state
-                ids = [id(v) for v in self.model.optimizer.variables]
-                norms = state[2][ids.index(id(self._ring[0]))]
-                steps = state[2][ids.index(id(self._ring[1]))]
-                logs = self._norm_logs(logs, latest(norms, steps))
-            return logs, state
-
-        return train_step
-
-    def _warn_unseen(self) -> None:
-        """One warning per trace when the step applies no gradients through the hook."""
-        others = self.unseen
-        if others:
-            return  # said when the tap was made
-        warnings.warn(
-            "The gradient callbacks see the gradients that `model.optimizer` "
-            f"({type(self.model.optimizer).__name__}) applies, and this model's train_step "
-            "applies none through it"
-            + (f"; the gradients applied by {', '.join(others)} cannot be seen" if others
-               else "") + ". No `grad_norm` keys are logged and the callbacks record nothing.",
-            stacklevel=2)
-
-    def _wrap_epoch_logs(self, original: Any) -> Any:
-        def _get_metrics_result_or_logs(logs):
-            result = original(logs)
-            key = f"{self.prefix}/global"
-            if self.log_per_layer and isinstance(result, dict) and key in result:
-                squared = self.snapshot()[1:]
-                result = dict(result)
-                if not self.step_per_layer:
-                    for name, value in zip(self.names, np.sqrt(squared), strict=False):
-                        result.setdefault(f"{self.prefix}/{name}", float(value))
-                for name in self.columns:  # known to a client, not trained in this fit
-                    result.setdefault(f"{self.prefix}/{name}", float("nan"))
-            return result
-
-        return _get_metrics_result_or_logs
 
     def _wrap_make_train_function(self, original: Any) -> Any:
         def make_train_function(force=False):
