@@ -114,7 +114,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="call recipes.set_cpu_threads(THREADS) first (all variants alike)")
     parser.add_argument("--split", action="store_true",
-                        help="instead: plain, logger every 1000 steps, logger, logger+detector")
+                        help="instead: plain, logger every 1000 steps, detector (no step-log key), "
+                             "logger, logger+detector")
     args = parser.parse_args()
     if args.threads is not None:
         from recipes.threads import set_cpu_threads
@@ -139,6 +140,7 @@ def main() -> None:
         callbacks = {
             "plain": lambda: [],
             "logger every=1000": lambda: [GradientNormLogger(every=1000)],
+            "detector": lambda: [VanishingGradientDetector()],
             "logger": lambda: [GradientNormLogger()],
             "ours": lambda: [GradientNormLogger(), VanishingGradientDetector()],
         }
