@@ -380,7 +380,7 @@ def check_overfit_small_subset(
         optimizer=type(model.optimizer).from_config(model.optimizer.get_config()),
         loss=model.loss,
         loss_weights=config.get("loss_weights"),
-        steps_per_execution=min(int(epochs), 32),
+        steps_per_execution=_backend.steps_per_execution(min(int(epochs), 32)),
     )
     x_small, y_small = _initial_loss.take(x, n_samples), _initial_loss.take(y, n_samples)
     size = len(_initial_loss.arrays(x_small)[0])

@@ -368,9 +368,9 @@ def compile_recipe(
         # Keras 3.15 cannot run steps_per_execution > 1 with several tf.distribute
         # replicas ("You must feed a value for placeholder tensor"); JAX can. Its
         # torch trainer accepts only 1.
-        replicas = _backend.replicas_in_sync(model)
-        several_steps = replicas == 1 and keras.backend.backend() != "torch"
-        steps_per_execution = FAST_STEPS_PER_EXECUTION if fast and several_steps else 1
+        several_steps = _backend.replicas_in_sync(model) == 1
+        steps_per_execution = _backend.steps_per_execution(
+            FAST_STEPS_PER_EXECUTION if fast and several_steps else 1)
     check_positive("steps_per_execution", steps_per_execution, integer=True)
     model.compile(
         optimizer=optimizer,
