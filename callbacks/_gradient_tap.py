@@ -135,7 +135,8 @@ class GradientTap:
         self.factor = 2.0 if is_tf() else 1.0
         self.local = threading.local()  # MirroredStrategy traces replicas in threads
         self.fit: int | None = None  # id of the History of the fit that installed the tap
-        self._installed = False
+        self.installed = False
+        self.warned = False  # the 'applies no gradients' warning was given
         self.replicas = 1
         if is_tf():
             self.replicas = int(model.distribute_strategy.num_replicas_in_sync)
@@ -210,7 +211,7 @@ class GradientTap:
 
     # ------------------------------------------------------------ installing
     def install(self) -> None:
-        if not self._installed:
+        if not self.installed:
             model, main = self.model, self.channels[0]
             target = main.chain[-1]
             self._saved: list[tuple[Any, str, Any]] = []
@@ -232,7 +233,7 @@ class GradientTap:
                             wrap_epoch_logs(self, epoch_logs))
             self._patch(model, "make_train_function",
                         self._wrap_make_train_function(model.make_train_function))
-            self._installed = True
+            self.installed = True
         self.model.make_train_function(force=True)
 
     def _patch(self, owner: Any, name: str, value: Any) -> None:
@@ -241,7 +242,7 @@ class GradientTap:
         owner.__dict__[name] = value
 
     def uninstall(self) -> None:
-        if not self._installed:
+        if not self.installed:
             return
         for owner, name, previous in reversed(self._saved):
             if previous is None:
@@ -250,7 +251,7 @@ class GradientTap:
                 owner.__dict__[name] = previous
         if keras.backend.backend() == "jax":
             drop_variables(self.channels[0].chain[-1], self.ring)
-        self._installed = False
+        self.installed = False
         self.model.make_train_function(force=True)
 
     def _wrap_make_train_function(self, original: Any) -> Any:

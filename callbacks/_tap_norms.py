@@ -79,7 +79,10 @@ def read(variable: Any) -> Any:
         import tensorflow as tf
 
         return tf.convert_to_tensor(variable.value)  # the read op is made here
-    return keras.ops.convert_to_tensor(variable)
+    value = keras.ops.convert_to_tensor(variable)
+    # torch: the variable's own tensor, which `assign` overwrites in place (a read
+    # before `apply` would show the incremented step): a copy
+    return keras.ops.copy(value) if keras.backend.backend() == "torch" else value
 
 
 def latest(norms: Any, steps: Any) -> Any:

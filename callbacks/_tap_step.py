@@ -166,17 +166,18 @@ def _wrap_jax_train_step(tap: GradientTap, original: Any) -> Any:
     return train_step
 
 def warn_unseen(tap: GradientTap) -> None:
-    """One warning per trace when the step applies no gradients through the hook."""
-    others = tap.unseen
-    if others:
-        return  # said when the tap was made
+    """One warning per tap when the step applies no gradients through the hook."""
+    # said when the tap was made (optimizers it cannot see), or already; or the tap
+    # was released while a step ran (torch calls this wrapper at every step)
+    if tap.unseen or tap.warned or not tap.installed:
+        return
+    tap.warned = True
     warnings.warn(
         "The gradient callbacks see the gradients that `model.optimizer` "
         f"({type(tap.model.optimizer).__name__}) applies, and this model's train_step "
-        "applies none through it"
-        + (f"; the gradients applied by {', '.join(others)} cannot be seen" if others
-           else "") + ". No `grad_norm` keys are logged and the callbacks record nothing.",
-        stacklevel=2)
+        "applies none through it. No `grad_norm` keys are logged and the callbacks "
+        "record nothing.", stacklevel=2)
+
 
 def wrap_epoch_logs(tap: GradientTap, original: Any) -> Any:
     def _get_metrics_result_or_logs(logs):

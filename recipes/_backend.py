@@ -10,6 +10,8 @@ has none for these, so they live here, each with one branch per backend:
   train step differentiates); PyTorch: `torch.autograd.grad`.
 - `replicas_in_sync`: how many replicas a `tf.distribute` strategy runs the
   model on (1 on the other backends, which have no strategies).
+- `steps_per_execution`: how many steps one execution may run (PyTorch's
+  Keras trainer accepts only 1).
 - `require_backend`: the one error for a feature that exists on some backends
   only (`set_cpu_threads`: TensorFlow's thread pools).
 
@@ -46,6 +48,11 @@ def replicas_in_sync(model: keras.Model) -> int:
         return 1  # JAX's keras.distribution and torch run steps_per_execution as usual
     strategy = getattr(model, "distribute_strategy", None)
     return int(getattr(strategy, "num_replicas_in_sync", 1))
+
+
+def steps_per_execution(wanted: int) -> int:
+    """`wanted`, or 1 on PyTorch, whose Keras trainer runs one step per execution."""
+    return 1 if backend() == "torch" else int(wanted)
 
 
 def gradients(model: keras.Model, x: Any, y: Any) -> tuple[float, list[Any]]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from callbacks import _initial_loss, _structure
 from callbacks._validation import check_positive, require_compiled
+from recipes import _backend
 from recipes.check_results import ChecklistReport, CheckResult
 from recipes.gradient_check import check_gradients
 
@@ -313,7 +314,7 @@ def check_overfit_small_subset(
         optimizer=type(model.optimizer).from_config(model.optimizer.get_config()),
         loss=model.loss,
         loss_weights=config.get("loss_weights"),
-        steps_per_execution=min(int(epochs), 32),
+        steps_per_execution=_backend.steps_per_execution(min(int(epochs), 32)),
     )
     x_small, y_small = _structure.take(x, n_samples), _structure.take(y, n_samples)
     size = len(_structure.arrays(x_small)[0])

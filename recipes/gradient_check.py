@@ -55,7 +55,8 @@ def check_gradients(
 
     def loss_value() -> float:
         y_pred = model(x, training=False)
-        return float(model.compute_loss(x=x, y=y, y_pred=y_pred, training=False))
+        return float(keras.ops.convert_to_numpy(
+            model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)))
 
     variables = model.trainable_variables
     loss, gradients = _backend.gradients(model, x, y)  # TensorFlow, JAX or PyTorch autodiff

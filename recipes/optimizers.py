@@ -312,7 +312,9 @@ def compile_recipe(
     on TensorFlow is `recipes.set_cpu_threads(1)`, called before any model
     is built; on JAX (XLA-compiled already) `fast=True` is the whole of it.
     Under a `tf.distribute` strategy with several replicas `fast` uses one
-    step per execution, because Keras 3.15 cannot run more there.
+    step per execution, because Keras 3.15 cannot run more there; so it does
+    on PyTorch, whose Keras trainer runs one step per execution (an explicit
+    `steps_per_execution` > 1 is an error there).
 
     Example:
 
@@ -336,7 +338,7 @@ def compile_recipe(
         fast: use `steps_per_execution` (identical maths, less overhead).
         learning_rate: passed to `make_optimizer` (names only): a rate or a
             `LearningRateSchedule`.
-        steps_per_execution: explicit value, overriding `fast`.
+        steps_per_execution: explicit value, overriding `fast` (1 on PyTorch).
         **optimizer_kwargs: passed to `make_optimizer` (e.g. `clipnorm=1.0`,
             `decay=1e-4`, `momentum=0.9`).
     """
@@ -369,10 +371,17 @@ def compile_recipe(
         # Keras 3.15 cannot run steps_per_execution > 1 with several tf.distribute
         # replicas ("You must feed a value for placeholder tensor"); JAX can. Its
         # torch trainer accepts only 1.
-        replicas = _backend.replicas_in_sync(model)
-        several_steps = replicas == 1 and keras.backend.backend() != "torch"
-        steps_per_execution = FAST_STEPS_PER_EXECUTION if fast and several_steps else 1
+        several_steps = _backend.replicas_in_sync(model) == 1
+        steps_per_execution = _backend.steps_per_execution(
+            FAST_STEPS_PER_EXECUTION if fast and several_steps else 1)
     check_positive("steps_per_execution", steps_per_execution, integer=True)
+    if _backend.steps_per_execution(steps_per_execution) != steps_per_execution:
+        # Keras itself says so only when `fit` starts
+        raise ValueError(
+            f"`steps_per_execution` > 1 supports the backends ['tensorflow', 'jax']; the "
+            f"Keras backend is {_backend.backend()!r}, whose trainer runs one step per "
+            f"execution: pass 1 (or `fast=True`, which picks it); received "
+            f"steps_per_execution={steps_per_execution!r}.")
     model.compile(
         optimizer=optimizer,
         loss=loss,

@@ -1,7 +1,8 @@
 """Independent reference gradients for the gradient-callback tests, on the backend in use.
 
 `jax.grad` of the loss over `stateless_call` on JAX, `tf.GradientTape` on
-TensorFlow: nothing here goes through `fit`, the optimizer or the tap.
+TensorFlow, `torch.autograd.grad` on PyTorch: nothing here goes through `fit`,
+the optimizer or the tap.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def reference_grads(model: keras.Model, x: Any, y: Any, loss: Any = sparse_ce,
             return loss(y, y_pred)
 
         grads = jax.grad(loss_of)([v.value for v in variables])
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        grads = torch.autograd.grad(loss(y, model(x)), [v.value for v in variables])
     else:
         import tensorflow as tf
 

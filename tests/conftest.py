@@ -7,6 +7,12 @@ that names the backend in use; `@pytest.mark.tensorflow_only(reason="...")` adds
 A slow test of backend-neutral code (keras-tuner's gRPC oracle, search-space rules) is
 marked `@pytest.mark.backend_neutral(reason="...")`: it runs once, in the TensorFlow run,
 to keep the JAX run lean.
+PyTorch (`KERAS_BACKEND=torch`, not in CI; README "Backends" says how to run it): a test
+marked `@pytest.mark.torch_unsupported(reason="...")` is skipped there, with its reason and
+the backend's name. It marks a test of a situation Keras's torch backend cannot produce
+(`steps_per_execution > 1`, which its trainer rejects; a train step compiled once, where
+torch runs eagerly), never a package feature that fails on torch: such a feature raises an
+error naming the backend, and a test asserts that error.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ BACKEND = keras.backend.backend()
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if BACKEND == "tensorflow":
         return
+    skips = [("tensorflow_only", "TensorFlow-only"),
+             ("backend_neutral", "backend-neutral, run in the TensorFlow run")]
+    if BACKEND == "torch":
+        skips.append(("torch_unsupported", "not possible on PyTorch"))
     for item in items:
-        for name, label in (("tensorflow_only", "TensorFlow-only"),
-                            ("backend_neutral", "backend-neutral, run in the TensorFlow run")):
+        for name, label in skips:
             marker = item.get_closest_marker(name)
             if marker is None:
                 continue

@@ -11,7 +11,7 @@ HEALTHY families train normally; UNHEALTHY ones are the lectures' sick networks
 diverge (see BENCHMARKS.md, "Detector corpus"). `EXPECTED[name]` is the finding a
 gradient detector must report on an unhealthy family.
 
-Works on the TensorFlow and JAX backends; the two families with their own
+Works on the TensorFlow, JAX and PyTorch backends; the two families with their own
 `train_step` (`custom_step`, `gan`) implement it per backend.
 """
 
@@ -225,7 +225,7 @@ def custom_step(seed: int = 0, n: int = 256) -> Case:
 
 
 def gan(seed: int = 0, n: int = 256) -> Case:
-    """GAN on flattened digits: generator and discriminator, two Adam optimizers (TF only)."""
+    """GAN on flattened digits: generator and discriminator, two Adam optimizers (TF and torch)."""
     keras.utils.set_random_seed(seed)
     x, _ = digits(n, seed)
     latent = 16

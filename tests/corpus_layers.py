@@ -2,9 +2,9 @@
 
 Written after public Keras examples: the text-classification transformer's
 token + position embedding and block, a model with its own `train_step` (the
-"customizing fit" guide, TensorFlow and JAX versions) and a GAN with two
-optimizers (TensorFlow). Registered (package "corpus") so the models round-trip
-through `.keras` files.
+"customizing fit" guide, TensorFlow, PyTorch and JAX versions) and a GAN with two
+optimizers (TensorFlow and PyTorch). Registered (package "corpus") so the models
+round-trip through `.keras` files.
 """
 
 from __future__ import annotations
@@ -12,6 +12,26 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+
+
+def loss_and_grads(loss_of: Any, variables: list[Any]) -> tuple[Any, list[Any]]:
+    """`loss_of()` (a loss or `(loss, aux)`) and d loss / d `variables`, on a stateful trainer.
+
+    `tf.GradientTape` on TensorFlow, `torch.autograd.grad` on PyTorch (the two
+    backends whose `train_step` updates variables in place).
+    """
+    if keras.backend.backend() == "torch":
+        import torch  # PyTorch backend only
+
+        result = loss_of()
+        loss = result[0] if isinstance(result, tuple) else result
+        return result, list(torch.autograd.grad(loss, [v.value for v in variables]))
+    import tensorflow as tf  # TensorFlow backend only
+
+    with tf.GradientTape() as tape:
+        result = loss_of()
+    loss = result[0] if isinstance(result, tuple) else result
+    return result, tape.gradient(loss, variables)
 
 
 @keras.saving.register_keras_serializable(package="corpus")
@@ -65,13 +85,13 @@ class CustomStep(keras.Model):
     def train_step(self, *args: Any) -> Any:
         if keras.backend.backend() == "jax":
             return self._jax_train_step(*args)
-        import tensorflow as tf  # TensorFlow backend only
-
         x, y = args[0]
-        with tf.GradientTape() as tape:
+
+        def loss_of() -> tuple[Any, Any]:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
-        grads = tape.gradient(loss, self.trainable_variables)
+            return self.compute_loss(x=x, y=y, y_pred=y_pred), y_pred
+
+        (loss, y_pred), grads = loss_and_grads(loss_of, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         return self._update_metrics(loss, y, y_pred)
 
@@ -156,26 +176,24 @@ class GAN(keras.Model):
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
 
     def train_step(self, data: Any) -> Any:
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError("the corpus GAN's train_step is written for TensorFlow")
-        import tensorflow as tf  # TensorFlow backend only
-
+        if keras.backend.backend() not in ("tensorflow", "torch"):
+            raise NotImplementedError("the corpus GAN's train_step is written for TensorFlow "
+                                      "and PyTorch")
         real = data[0] if isinstance(data, tuple) else data
         batch = keras.ops.shape(real)[0]
         noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         fake = self.generator(noise)
         images = keras.ops.concatenate([fake, real], axis=0)
         labels = keras.ops.concatenate([keras.ops.ones((batch, 1)), keras.ops.zeros((batch, 1))])
-        with tf.GradientTape() as tape:
-            d_loss = self.loss_fn(labels, self.discriminator(images))
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        d_loss, grads = loss_and_grads(lambda: self.loss_fn(labels, self.discriminator(images)),
+                                       self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights,
                                              strict=True))
         noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            g_loss = self.loss_fn(keras.ops.zeros((batch, 1)),
-                                  self.discriminator(self.generator(noise)))
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        g_loss, grads = loss_and_grads(
+            lambda: self.loss_fn(keras.ops.zeros((batch, 1)),
+                                 self.discriminator(self.generator(noise))),
+            self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights,
                                              strict=True))
         self.d_loss_tracker.update_state(d_loss)

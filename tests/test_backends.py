@@ -68,7 +68,22 @@ def test_compile_recipe_runs_32_steps_per_execution_without_a_strategy():
     model = compile_recipe(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
                            loss="mse", metrics=[])
     assert _backend.replicas_in_sync(model) == 1
-    assert model.steps_per_execution == 32
+    # Keras's torch trainer accepts only 1
+    assert model.steps_per_execution == (1 if keras.backend.backend() == "torch" else 32)
+
+
+def test_explicit_steps_per_execution_on_torch_is_one_early_error():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    if keras.backend.backend() != "torch":
+        compile_recipe(model, loss="mse", metrics=[], steps_per_execution=4)
+        assert model.steps_per_execution == 4
+        return
+    with pytest.raises(ValueError, match=r"^`steps_per_execution` > 1 supports the backends "
+                                         r"\['tensorflow', 'jax'\]; the Keras backend is "
+                                         r"'torch'.*received steps_per_execution=4\.$"):
+        compile_recipe(model, loss="mse", metrics=[], steps_per_execution=4)
+    compile_recipe(model, loss="mse", metrics=[], steps_per_execution=1)
+    assert model.steps_per_execution == 1
 
 
 NO_TENSORFLOW = textwrap.dedent("""
@@ -96,14 +111,17 @@ NO_TENSORFLOW = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the JAX run checks it")
+@pytest.mark.skipif(keras.backend.backend() not in ("jax", "torch"),
+                    reason="the JAX (and PyTorch) run checks it")
 def test_nothing_imports_tensorflow_under_jax(tmp_path):
     """In a fresh process: build, compile, fit with callbacks, checks, LR finder, keras-tuner.
 
     Keras itself imports TensorFlow when it is installed in `keras.utils.set_random_seed`
     and in `get_config` serialization (`clone_model`, saving); those are left out here.
+    The same holds on PyTorch.
     """
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+    backend = keras.backend.backend()
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tmp_path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -30,8 +30,8 @@ NEEDS: dict[str, str] = {}
 def _skip_unsupported(name: str) -> None:
     if name in NEEDS:
         pytest.skip(NEEDS[name])
-    if name == "gan" and keras.backend.backend() != "tensorflow":
-        pytest.skip("the corpus GAN's train_step is written for TensorFlow")
+    if name == "gan" and keras.backend.backend() not in ("tensorflow", "torch"):
+        pytest.skip("the corpus GAN's train_step is written for TensorFlow and PyTorch")
 
 
 def _tap_supported() -> None:
@@ -116,8 +116,8 @@ def test_unhealthy_family_flagged_in_first_epoch_with_the_right_kind(name):
 
 def test_initial_loss_check_on_the_gan_is_a_clear_error():
     # the GAN has no compiled loss (its train_step computes its own): nothing to expect
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the corpus GAN's train_step is written for TensorFlow")
+    if keras.backend.backend() not in ("tensorflow", "torch"):
+        pytest.skip("the corpus GAN's train_step is written for TensorFlow and PyTorch")
     case = corpus.build("gan", n=64)
     assert case.check_xy is None
     check = InitialLossCheck(case.x, np.zeros(len(case.x)))

@@ -84,7 +84,8 @@ def test_recompile_keeps_loss_metrics_and_optimizer_settings():
     freeze(model, learning_rate=0.01)
     assert model.loss == "sparse_categorical_crossentropy"
     assert model.get_compile_config()["metrics"] == ["accuracy"]
-    assert model.steps_per_execution == 32
+    # compile_recipe's fast path; Keras's torch trainer runs one step per execution
+    assert model.steps_per_execution == (1 if keras.backend.backend() == "torch" else 32)
     config = model.optimizer.get_config()
     assert config["momentum"] == 0.9 and config["learning_rate"] == pytest.approx(0.01)
     unfreeze(model)

@@ -1,7 +1,8 @@
 """The gradient tap on every backend: clipped norms, aborted fits, freezing, optimizers.
 
-Runs on TensorFlow and on JAX (`KERAS_BACKEND=jax`); the references are
-independent (`tests/_gradient_reference.py`: `jax.grad` / `tf.GradientTape`).
+Runs on TensorFlow, on JAX (`KERAS_BACKEND=jax`) and on PyTorch; the references
+are independent (`tests/_gradient_reference.py`: `jax.grad` / `tf.GradientTape` /
+`torch.autograd.grad`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def test_logged_norms_are_those_the_update_applies(kind, clip):
     # learning rate 0, full batch: every step sees the gradient of the reference
     x, y = _data()
     model = _model(kind)
+    spe = 1 if keras.backend.backend() == "torch" else 2  # Keras's torch trainer: 1 only
     model.compile(keras.optimizers.SGD(0.0, **clip), "sparse_categorical_crossentropy",
-                  steps_per_execution=2)
+                  steps_per_execution=spe)
     logger = GradientNormLogger()
     history = model.fit(np.tile(x, (4, 1)), np.tile(y, 4), batch_size=64, epochs=1,
                         shuffle=False, callbacks=[logger], verbose=0)
@@ -162,22 +164,31 @@ class _TwoOptimizers(keras.Model):
         self.second_optimizer = second_optimizer
 
     def train_step(self, data):
-        import tensorflow as tf
-
         x, y = data
-        with tf.GradientTape(persistent=True) as tape:
-            loss = sparse_ce(y, self(x))
-            doubled = 2.0 * loss  # the second part follows another loss
         first = self.first.trainable_variables
         second = self.second.trainable_variables
-        self.first_optimizer.apply_gradients(zip(tape.gradient(loss, first), first,
-                                                 strict=True))
-        self.second_optimizer.apply_gradients(zip(tape.gradient(doubled, second), second,
-                                                  strict=True))
+        if keras.backend.backend() == "torch":
+            import torch
+
+            loss = sparse_ce(y, self(x))
+            first_grads = torch.autograd.grad(loss, [v.value for v in first], retain_graph=True)
+            # the second part follows another loss
+            second_grads = torch.autograd.grad(2.0 * loss, [v.value for v in second])
+        else:
+            import tensorflow as tf
+
+            with tf.GradientTape(persistent=True) as tape:
+                loss = sparse_ce(y, self(x))
+                doubled = 2.0 * loss  # the second part follows another loss
+            first_grads, second_grads = tape.gradient(loss, first), tape.gradient(doubled, second)
+        self.first_optimizer.apply_gradients(zip(first_grads, first, strict=True))
+        self.second_optimizer.apply_gradients(zip(second_grads, second, strict=True))
         return {"loss": loss}
 
 
-@pytest.mark.tensorflow_only(reason="the model's train_step uses tf.GradientTape")
+@pytest.mark.skipif(keras.backend.backend() == "jax",
+                    reason="JAX: only model.optimizer's state leaves the step "
+                    "(test_jax_names_the_optimizers_it_cannot_see)")
 def test_two_optimizers_get_their_own_norms():
     x, y = _data()
     keras.utils.set_random_seed(3)
@@ -246,8 +257,10 @@ NO_TENSORFLOW = textwrap.dedent("""
 
 
 def test_no_tensorflow_import_under_jax():
-    pytest.importorskip("jax")
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT))
+    # in the PyTorch run the same holds under torch (its environment may have no JAX)
+    backend = "torch" if keras.backend.backend() == "torch" else "jax"
+    pytest.importorskip(backend)
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

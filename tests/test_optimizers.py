@@ -27,7 +27,9 @@ KERAS_CLASS = {
 @pytest.mark.parametrize("name", sorted(KERAS_CLASS))
 def test_names_build_the_keras_class_with_lecture_defaults(name):
     optimizer = make_optimizer(name)
-    assert type(optimizer) is KERAS_CLASS[name]
+    # on torch Keras hands back its fused subclass of the same name (torch_sgd.SGD)
+    assert isinstance(optimizer, KERAS_CLASS[name])
+    assert type(optimizer).__name__ == KERAS_CLASS[name].__name__
     config = optimizer.get_config()
     for key, value in OPTIMIZER_DEFAULTS[name].items():
         if key != "class":
@@ -160,7 +162,8 @@ def test_fast_path_changes_no_maths(digits):
     for fast in (False, True):
         keras.utils.set_random_seed(7)
         model = compile_recipe(build_dnn(digits.input_shape, 10, hidden=(32,)), "sgd", fast=fast)
-        assert model.steps_per_execution == (FAST_STEPS_PER_EXECUTION if fast else 1)
+        several = keras.backend.backend() != "torch"  # Keras's torch trainer runs one step
+        assert model.steps_per_execution == (FAST_STEPS_PER_EXECUTION if fast and several else 1)
         model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
         weights.append([keras.ops.convert_to_numpy(w) for w in model.weights])
     for slow, fast in zip(*weights):

@@ -50,6 +50,17 @@ def test_the_jax_extra_is_documented_and_pinned():
     assert '".[jax]"' in readme and "KERAS_BACKEND=jax" in readme and "keras.json" in readme
 
 
+def test_the_torch_extra_is_documented_with_its_test_command():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    torch = project["optional-dependencies"]["torch"]
+    assert [d.split(">")[0] for d in torch] == ["torch"] and all("<" in d for d in torch)
+    backends = (ROOT / "README.md").read_text().split("## Backends", 1)[1].split("\n## ", 1)[0]
+    assert '".[dev,torch]"' in backends
+    assert "KERAS_BACKEND=torch python -m pytest" in backends
+
+
 def test_no_pre_keras_3_spellings_in_code():
     """No `lr=` keyword and no `tf.keras` in the code (docstrings may quote the slides)."""
     offenders = []
