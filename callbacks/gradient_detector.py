@@ -161,26 +161,27 @@ class VanishingGradientDetector(_TapClient):
         m = _gradient_health.measure(rows[:, 1:], self._facts, self._weights, self._tap.sizes)
         vanishing = (m.ratio < self.vanishing_ratio) | (m.lowest_rms < self.min_rms)
         too_steep, huge = m.ratio > self.exploding_ratio, m.global_norm > self.max_norm
-        own = steps % self.every == 0
-        _gradient_health.summarize(self.summary, m.ratio[own & m.finite],
-                                   m.global_norm[own & m.finite])
-
-        def info(i: int) -> dict[str, Any]:
-            return _gradient_health.finding_info(rows[i, 1:], m.relative[i], self._facts,
-                                                 self._tap.names)
-
-        for i in range(len(rows)):
-            if not m.finite[i]:
-                self._report("non_finite", int(steps[i]), info(i))
-                continue
-            if not own[i]:
-                continue
-            if huge[i]:
-                self._report("exploding", int(steps[i]), info(i))
-            for kind, hit in (("vanishing", vanishing[i]), ("exploding", too_steep[i])):
-                self._streak[kind] = self._streak[kind] + 1 if hit else 0
-                if self._streak[kind] >= self.patience:
-                    self._report(kind, int(steps[i]), info(i))
+        checked = (steps % self.every == 0) & m.finite  # non-finite rows: whatever `every`
+        _gradient_health.summarize(self.summary, m.ratio[checked], m.global_norm[checked])
+        # The first row of each finding, as a row-by-row pass meets them: a non-finite
+        # row, a huge global norm, then `patience` checked rows in a row of a steep
+        # ratio (runs continue across reads; unchecked rows neither count nor break them).
+        found: list[tuple[int, int, str]] = []  # (row, order within the row, kind)
+        for order, (kind, rows_hit) in enumerate((("non_finite", ~m.finite),
+                                                  ("exploding", checked & huge))):
+            first = np.flatnonzero(rows_hit)
+            if len(first):
+                found.append((int(first[0]), order, kind))
+        positions = np.flatnonzero(checked)
+        for order, (kind, hit) in enumerate((("vanishing", vanishing), ("exploding", too_steep)),
+                                            start=2):
+            first, self._streak[kind] = _first_run(hit[positions], self._streak[kind],
+                                                   self.patience)
+            if first is not None:
+                found.append((int(positions[first]), order, kind))
+        for i, _, kind in sorted(found):
+            self._report(kind, int(steps[i]), _gradient_health.finding_info(
+                rows[i, 1:], m.relative[i], self._facts, self._tap.names))
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._drain()
@@ -225,3 +226,17 @@ class VanishingGradientDetector(_TapClient):
             "every": self.every,
             "action": self.action,
         }
+
+
+def _first_run(hits: np.ndarray, carried: int, patience: int) -> tuple[int | None, int]:
+    """Where a run of hits (continuing a run of `carried`) first reaches `patience`.
+
+    Returns that index (None if never) and the length of the run at the end.
+    """
+    if not len(hits):
+        return None, carried
+    index = np.arange(len(hits))
+    last_miss = np.maximum.accumulate(np.where(hits, -1, index))
+    run = np.where(last_miss >= 0, index - last_miss, index + 1 + carried)
+    reached = np.flatnonzero(run >= patience)
+    return (int(reached[0]) if len(reached) else None), int(run[-1])

@@ -159,3 +159,18 @@ def test_a_backbone_model_inside_a_functional_model_is_one_chain():
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="out")(hidden))
     facts = _gradient_health.describe(model, model.trainable_variables)
     assert [unit for unit, _ in facts.units] == ["backbone/b1", "backbone/b2", "head_hidden"]
+
+
+def test_first_run_matches_a_row_by_row_streak():
+    from callbacks.gradient_detector import _first_run
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        hits = rng.random(rng.integers(0, 12)) < rng.choice([0.3, 0.7, 0.95])
+        carried, patience = int(rng.integers(0, 4)), int(rng.integers(1, 5))
+        streak, first = carried, None
+        for i, hit in enumerate(hits):
+            streak = streak + 1 if hit else 0
+            if streak >= patience and first is None:
+                first = i
+        assert _first_run(hits, carried, patience) == (first, streak)
