@@ -21,6 +21,7 @@ Example:
 ```bash
 KERAS_BACKEND=jax PYTHONPATH=$PWD .venv/bin/python benchmarks/jax_step_cost.py --repeats 15
 KERAS_BACKEND=jax PYTHONPATH=$PWD .venv/bin/python benchmarks/jax_step_cost.py --batch-size 128
+KERAS_BACKEND=jax PYTHONPATH=$PWD .venv/bin/python benchmarks/jax_step_cost.py --every 10
 ```
 """
 
@@ -54,7 +55,8 @@ def _no_arithmetic(index, n, optimizer, grads, variables, accumulated):
     return [zero] * n
 
 
-def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray) -> list:
+def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray,
+             every: int = 1) -> list:
     model = build(0)
     model.fit(x, y, epochs=1, verbose=0)  # builds the optimizer
     if tapped:
@@ -62,7 +64,7 @@ def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray) -> li
         if not arithmetic:
             _tap_step.squared_parts = _no_arithmetic
         try:  # the options GradientNormLogger() + VanishingGradientDetector() ask for
-            _gradient_tap.acquire(model, _Client(), every=1, logs=True, per_layer=True,
+            _gradient_tap.acquire(model, _Client(), every=every, logs=True, per_layer=True,
                                   steps_per_epoch=250)
             model.make_train_function(force=True)
             # trace now, while the patch is in place
@@ -87,6 +89,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--steps", type=int, default=200, help="steps per timed block")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--every", type=int, default=1,
+                        help="the tap's `every` (norms computed on every EVERY-th step)")
     args = parser.parse_args()
     if keras.backend.backend() != "jax":
         raise SystemExit("Run with KERAS_BACKEND=jax.")
@@ -96,7 +100,7 @@ def main() -> None:
     data = (jax.numpy.asarray(x), jax.numpy.asarray(y), None)
     variants = {"plain": (False, True), "tap, no arithmetic": (True, False),
                 "tap": (True, True)}
-    prepared = {name: _prepare(tapped, arithmetic, x, y)
+    prepared = {name: _prepare(tapped, arithmetic, x, y, args.every)
                 for name, (tapped, arithmetic) in variants.items()}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
@@ -110,8 +114,8 @@ def main() -> None:
             jax.block_until_ready(state)
             seconds[name].append((time.process_time() - start) / args.steps)
             prepared[name][1] = state
-    print(f"784-300-100-10 MLP, batch {args.batch_size}, compiled train step, CPU time, "
-          f"median of {args.repeats} rounds of {args.steps} steps")
+    print(f"784-300-100-10 MLP, batch {args.batch_size}, every {args.every}, compiled train "
+          f"step, CPU time, median of {args.repeats} rounds of {args.steps} steps")
     for name, values in seconds.items():
         paired = statistics.median(a / b for a, b in zip(values, seconds["plain"], strict=True))
         print(f"{name:>20}: {statistics.median(values) * 1e3:7.4f} ms/step   "

@@ -167,7 +167,7 @@ def tf_ring(model: keras.Model, capacity: int, n: int) -> tuple[Any, Any]:
                 variable(np.full(capacity, -1), tf.int64, "steps"))
 
 
-def _tf_record(ring: Any, parts: list[Any], iterations: Any, applied: Any, every: int,
+def _tf_record(ring: Any, parts: Any, iterations: Any, applied: Any, every: int,
                capacity: int) -> Any:
     """TensorFlow: two in-place scatters into the ring (raw ops: also per replica)."""
     import tensorflow as tf
@@ -177,7 +177,7 @@ def _tf_record(ring: Any, parts: list[Any], iterations: Any, applied: Any, every
     slot = (iterations // every if every > 1 else iterations) % capacity
 
     def compute() -> Any:
-        halves = tf.stack([tf.cast(p, tf.float32) for p in parts])
+        halves = tf.stack([tf.cast(p, tf.float32) for p in parts()])
         # a sync-on-read variable (MirroredStrategy) has no scatter method in replica
         # context, but `.handle` is this replica's copy.
         tf.raw_ops.ResourceScatterUpdate(resource=halves_var.handle, indices=slot,
@@ -250,9 +250,19 @@ def squared_parts(index: dict[int, int], n: int, optimizer: Any, grads: list[Any
     zero = ops.zeros((), "float32")
     return [zero if p is None else p for p in parts]
 
-def record(ring: Any, parts: list[Any], iterations: Any, applied: Any, every: int,
+def has_columns(index: dict[int, int], grads: list[Any], variables: list[Any]) -> bool:
+    """Whether any gradient belongs to a variable with a column in `index`."""
+    return any(grad is not None and id(variable) in index
+               for grad, variable in zip(grads, variables, strict=False))
+
+
+def record(ring: Any, parts: Any, iterations: Any, applied: Any, every: int,
            capacity: int) -> Any:
     """Write this step's row to the ring when it is due; return the row or None.
+
+    `parts` is a function returning the row's squared norms (`squared_parts`):
+    it runs on due steps only (inside a `cond` when `every > 1` or under
+    gradient accumulation), so that `every=N` saves the arithmetic.
 
     On TensorFlow the returned row is the logs' (this step's, or the latest
     recorded one on a step that records nothing); elsewhere this step's row
@@ -265,12 +275,14 @@ def record(ring: Any, parts: list[Any], iterations: Any, applied: Any, every: in
     norms, steps = ring
     iterations = ops.cast(iterations, "int32")
     slot = ((iterations // every) if every > 1 else iterations) % capacity
-    row = ops.stack(parts)
     due = ops.equal(iterations % every, 0) if every > 1 else None
     if applied is not None:
         due = applied if due is None else ops.logical_and(due, applied)
-    if due is not None:  # computed every step, written only on due steps (no cond)
-        row = ops.where(due, row, ops.take(norms.value, slot, axis=0))
+    if due is None:
+        row = ops.stack(parts())
+    else:  # computed on due steps only; other steps write the slot's row back
+        row = ops.cond(due, lambda: ops.stack(parts()),
+                       lambda: ops.take(norms.value, slot, axis=0))
         iterations = ops.where(due, iterations, ops.take(steps.value, slot))
     norms.assign(ops.slice_update(norms.value, ops.stack([slot, 0 * slot]), row[None]))
     steps.assign(ops.slice_update(steps.value, ops.reshape(slot, (1,)),

@@ -32,6 +32,7 @@ import numpy as np
 from callbacks._tap_norms import (
     Channel,
     accumulated_gradients,
+    has_columns,
     in_other_graph,
     latest,
     read,
@@ -60,19 +61,23 @@ def wrap_apply(tap: GradientTap, channel: Channel, original: Any) -> Any:
         # the raw step counter (`iterations` counts updates under accumulation)
         raw = read(optimizer._iterations) if accumulated is not None else None
         result = original(grads, trainable_variables)
-        parts = squared_parts(tap.index, len(tap.variables), optimizer, grads, variables,
-                              accumulated)
         rows_of_step(tap)[channel.label] = None
-        if parts is not None:
+        if has_columns(tap.index, grads, variables):
             applied = None  # with gradient accumulation, only update steps apply
             if accumulated is not None:
                 steps = optimizer.gradient_accumulation_steps
                 applied = keras.ops.equal((raw + 1) % steps, 0)
+
+            def parts() -> list[Any]:  # run by `record` on due steps only
+                return squared_parts(tap.index, len(tap.variables), optimizer, grads,
+                                     variables, accumulated)
+
             rows_of_step(tap)[channel.label] = record(
                 channel.ring, parts, iterations, applied, tap.every, tap.capacity)
         return result
 
     return apply
+
 
 def wrap_all_reduce(tap: GradientTap, original: Any) -> Any:
     index = dict(tap.index)
@@ -82,11 +87,14 @@ def wrap_all_reduce(tap: GradientTap, original: Any) -> Any:
         reduced = original(grads_and_vars)
         import tensorflow as tf  # this wrapper exists on TensorFlow only
 
-        parts = [tf.constant(0.0, tf.float32)] * len(tap.variables)
-        for grad, variable in reduced:
-            position = index.get(id(variable))
-            if position is not None and grad is not None:
-                parts[position] = tf_half_square(grad)
+        def parts() -> list[Any]:  # run by `record` on due steps only
+            halves = [tf.constant(0.0, tf.float32)] * len(tap.variables)
+            for grad, variable in reduced:
+                position = index.get(id(variable))
+                if position is not None and grad is not None:
+                    halves[position] = tf_half_square(grad)
+            return halves
+
         main = tap.channels[0]
         iterations = read(main.chain[-1].iterations)
         rows_of_step(tap)[main.label] = record(
@@ -95,12 +103,14 @@ def wrap_all_reduce(tap: GradientTap, original: Any) -> Any:
 
     return _all_reduce_sum_gradients
 
+
 def rows_of_step(tap: GradientTap) -> dict[str, Any]:
     """This trace's rows, per channel label (thread-local: replicas trace in threads)."""
     rows = getattr(tap.local, "rows", None)
     if rows is None:
         rows = tap.local.rows = {}
     return rows
+
 
 def norm_logs(tap: GradientTap, logs: dict, squared: Any) -> dict:
     ops = keras.ops
@@ -111,6 +121,7 @@ def norm_logs(tap: GradientTap, logs: dict, squared: Any) -> dict:
             logs[f"{tap.prefix}/{name}"] = norms[i]
     logs[f"{tap.prefix}/global"] = ops.sqrt(ops.sum(squared))
     return logs
+
 
 def wrap_train_step(tap: GradientTap, original: Any) -> Any:
     if keras.backend.backend() == "jax":
@@ -144,6 +155,7 @@ def wrap_train_step(tap: GradientTap, original: Any) -> Any:
 
     return train_step
 
+
 def _wrap_jax_train_step(tap: GradientTap, original: Any) -> Any:
     def train_step(state, data):
         tap.local.rows = {}
@@ -164,6 +176,7 @@ def _wrap_jax_train_step(tap: GradientTap, original: Any) -> Any:
         return logs, state
 
     return train_step
+
 
 def warn_unseen(tap: GradientTap) -> None:
     """One warning per tap when the step applies no gradients through the hook."""

@@ -74,7 +74,9 @@ class GradientNormLogger(_TapClient):
     (so they equal a single-device run's). Without clipping, before and after
     clipping are the same. With `every > 1` the norms are computed every
     `every` optimizer steps only (the logs repeat the last computed values in
-    between).
+    between). They are then computed inside a `cond`, which on a CPU saves
+    little for small models (the conditional costs about what the sums of a
+    784-300-100-10 MLP do); the logs' conversion is not saved either.
 
     Example:
 
