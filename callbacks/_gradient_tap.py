@@ -83,6 +83,7 @@ from callbacks._tap_step import (
     wrap_all_reduce,
     wrap_apply,
     wrap_epoch_logs,
+    wrap_outer_apply,
     wrap_train_step,
 )
 
@@ -223,6 +224,9 @@ class GradientTap:
             for channel in self.channels:
                 inner = channel.chain[-1]
                 self._patch(inner, "apply", wrap_apply(self, channel, inner.apply))
+                outer = channel.chain[0]
+                if outer is not inner and self.replicas == 1:  # a LossScaleOptimizer
+                    self._patch(outer, "apply", wrap_outer_apply(self, channel, outer.apply))
             if self.replicas > 1:  # the post-sum point (see the module docstring)
                 self._patch(target, "_all_reduce_sum_gradients",
                             wrap_all_reduce(self, target._all_reduce_sum_gradients))

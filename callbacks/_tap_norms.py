@@ -124,8 +124,17 @@ def tf_half_square(grad: Any) -> Any:
     return tf.nn.l2_loss(tf.cast(grad, tf.float32))
 
 
+def _xla_on_cpu() -> bool:
+    """JAX compiling for the CPU (on GPU / TPU a float32 matmul may run at TF32 / bfloat16)."""
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
 def square_sum(grad: Any) -> Any:
-    """sum(g**2) in float32 (JAX, torch), as a matrix-vector product with ones for a matrix.
+    """sum(g**2) in float32 (JAX, torch); on JAX on a CPU, as `square(g) @ ones` for a matrix.
 
     On JAX a plain `sum(square(g))` over a large gradient is compiled by XLA on
     CPU into a tiled reduce-window, about four times slower inside the train
@@ -135,7 +144,7 @@ def square_sum(grad: Any) -> Any:
     """
     ops = keras.ops
     squared = ops.square(ops.cast(grad, "float32"))
-    if len(squared.shape) < 2:
+    if len(squared.shape) < 2 or not _xla_on_cpu():
         return ops.sum(squared)
     columns = int(squared.shape[-1])
     rows = ops.reshape(squared, (-1, columns))

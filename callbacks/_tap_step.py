@@ -44,7 +44,8 @@ from callbacks._tap_norms import (
 if TYPE_CHECKING:
     from callbacks._gradient_tap import GradientTap
 
-__all__ = ["rows_of_step", "wrap_all_reduce", "wrap_apply", "wrap_epoch_logs", "wrap_train_step"]
+__all__ = ["rows_of_step", "wrap_all_reduce", "wrap_apply", "wrap_epoch_logs", "wrap_outer_apply",
+           "wrap_train_step"]
 
 
 def wrap_apply(tap: GradientTap, channel: Channel, original: Any) -> Any:
@@ -75,6 +76,18 @@ def wrap_apply(tap: GradientTap, channel: Channel, original: Any) -> Any:
             rows_of_step(tap)[channel.label] = record(
                 channel.ring, parts, iterations, applied, tap.every, tap.capacity)
         return result
+
+    return apply
+
+
+def wrap_outer_apply(tap: GradientTap, channel: Channel, original: Any) -> Any:
+    """A LossScaleOptimizer's `apply`: the step uses this channel even when the
+    inner `apply` is skipped (a non-finite step: on torch its `cond` is a Python
+    `if`), so the logs repeat the latest row instead of warning of no gradients."""
+
+    def apply(grads, trainable_variables=None):
+        rows_of_step(tap).setdefault(channel.label, None)
+        return original(grads, trainable_variables)
 
     return apply
 
@@ -163,16 +176,20 @@ def _wrap_jax_train_step(tap: GradientTap, original: Any) -> Any:
         if not tap.local.rows:
             warn_unseen(tap)
         elif tap.log_global and isinstance(logs, dict) and len(state) == 4:
-            row = tap.local.rows.get(tap.channels[0].label)
-            # this step's row, recorded at every step, by an optimizer that a
-            # LossScaleOptimizer does not call inside a `cond` (its value would
-            # not leave the branch): no read of the ring needed
-            if row is not None and len(tap.channels[0].chain) == 1:
-                return norm_logs(tap, logs, row), state
+            # From the returned state: a row made inside the step may sit in a
+            # `cond` branch (LossScaleOptimizer, a custom step) and cannot leave it.
             ids = [id(v) for v in tap.model.optimizer.variables]
             norms = state[2][ids.index(id(tap.ring[0]))]
-            steps = state[2][ids.index(id(tap.ring[1]))]
-            logs = norm_logs(tap, logs, latest(norms, steps))
+            inner = tap.channels[0].chain[-1]
+            if tap.every == 1 and not inner.gradient_accumulation_steps:
+                # every applied step is recorded at the slot of its step count: the
+                # latest row is the one before the count (a slice, no search)
+                count = state[2][ids.index(id(inner.iterations))]
+                slot = (keras.ops.cast(count, "int32") - 1) % tap.capacity
+                row = keras.ops.take(norms, slot, axis=0)
+            else:
+                row = latest(norms, state[2][ids.index(id(tap.ring[1]))])
+            logs = norm_logs(tap, logs, row)
         return logs, state
 
     return train_step

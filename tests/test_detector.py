@@ -174,3 +174,17 @@ def test_first_run_matches_a_row_by_row_streak():
             if streak >= patience and first is None:
                 first = i
         assert _first_run(hits, carried, patience) == (first, streak)
+
+
+def test_weight_norms_stay_exact_outside_the_float32_range():
+    from callbacks import _gradient_health
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"),
+                              keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+    variables = model.trainable_variables
+    facts = _gradient_health.describe(model, variables)
+    for value in (1e20, 1e-24, 0.5):
+        model.layers[0].kernel.assign(np.full((4, 3), value, "float32"))
+        norms = _gradient_health.weight_norms(variables, facts)
+        kernel = np.full(12, np.float32(value), dtype=np.float64)
+        assert np.isclose(norms[0], np.sqrt(np.sum(kernel ** 2)), rtol=1e-5), (value, norms)

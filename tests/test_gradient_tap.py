@@ -329,3 +329,53 @@ def test_square_sum_is_the_sum_of_squares_for_every_rank(shape, dtype):
     result = keras.ops.convert_to_numpy(square_sum(keras.ops.convert_to_tensor(values)))
     assert result.shape == ()
     assert abs(float(result) - expected) <= 1e-6 * expected
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="a JAX train_step (stateless)")
+def test_jax_step_applying_inside_a_cond_logs_the_norms():
+    import jax
+
+    class SkipNonFinite(keras.Sequential):
+        def train_step(self, state, data):  # skip the update on non-finite gradients
+            trainable, non_trainable, optimizer_vars, metrics_vars = state
+            x, y = data
+
+            def loss_fn(trainable, non_trainable):
+                y_pred, non_trainable = self.stateless_call(trainable, non_trainable, x,
+                                                            training=True)
+                return self.compute_loss(x=x, y=y, y_pred=y_pred), non_trainable
+
+            (loss, non_trainable), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                trainable, non_trainable)
+            finite = jax.numpy.all(jax.numpy.stack(
+                [jax.numpy.all(jax.numpy.isfinite(g)) for g in grads]))
+            trainable, optimizer_vars = jax.lax.cond(
+                finite, lambda: self.optimizer.stateless_apply(optimizer_vars, grads, trainable),
+                lambda: (trainable, optimizer_vars))
+            return {"loss": loss}, (trainable, non_trainable, optimizer_vars, metrics_vars)
+
+    model = SkipNonFinite([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = _data()[0][:32, :4], np.random.default_rng(0).random((32, 1), dtype=np.float32)
+    logger = GradientNormLogger()
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[logger])
+    assert np.isfinite(history.history["grad_norm/global"]).all()
+    assert len(logger.history["step"]) == 8
+
+
+def test_loss_scale_optimizer_skipping_steps_repeats_the_norms_without_a_warning():
+    # a huge initial scale: the first steps overflow, are skipped, and halve the scale
+    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01),
+                                                    initial_scale=2.0 ** 127)
+    model = _model("sequential")
+    model.compile(optimizer=optimizer, loss=lambda y, p: 1e4 * sparse_ce(y, p))
+    x, y = _data()
+    logger = GradientNormLogger()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[logger])
+    applied = int(keras.ops.convert_to_numpy(optimizer.inner_optimizer.iterations))
+    steps = 3 * -(-len(x) // 8)
+    assert 0 < applied < steps  # some steps were skipped, later ones applied
+    assert len(logger.history["step"]) == applied
+    assert np.isfinite(history.history["grad_norm/global"][-1])
