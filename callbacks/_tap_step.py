@@ -11,8 +11,9 @@ model and its optimizers for the duration of a `fit`:
 * `wrap_all_reduce`: TensorFlow with several replicas only, the post-sum
   `_all_reduce_sum_gradients` (Keras clips per replica, then sums there).
 * `wrap_train_step`: adds `grad_norm/global` (and, with `step_per_layer`, one
-  key per variable) to the step logs; on JAX from this step's row when every
-  step is recorded, else from the latest row of the ring in the returned state.
+  key per variable) to the step logs; on JAX from the ring in the returned
+  state (the row at the step count's slot when every step is recorded, else
+  the latest row): a row made inside a `cond` branch cannot leave it.
 * `wrap_epoch_logs`: `_get_metrics_result_or_logs`, so that the epoch logs get
   every variable's norm of the last computed step, whatever the callback's
   place in the list.
