@@ -51,6 +51,11 @@ def interleaved(
     return seconds
 
 
+def paired_ratio(values: list[float], baseline: list[float]) -> float:
+    """Median of the same-round ratios `values[i] / baseline[i]`."""
+    return statistics.median(a / b for a, b in zip(values, baseline, strict=True))
+
+
 def report_ratios(seconds: dict[str, list[float]], baseline: str) -> None:
     """Print the median time of every variant and its ratio to `baseline`."""
     reference = statistics.median(seconds[baseline])

@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 
@@ -147,7 +146,7 @@ def _answer(process: subprocess.Popen, name: str) -> str:
 def run(args: argparse.Namespace) -> None:
     """Start one worker per variant, then interleave one-fit requests per workload."""
     os.environ["KERAS_BACKEND"] = "jax"  # the parent only times (lighter than TensorFlow)
-    from _timing import interleaved, report_ratios
+    from _timing import interleaved, paired_ratio, report_ratios
 
     base = [sys.executable, os.path.abspath(__file__), "--worker", "--samples",
             str(args.samples), "--epochs", str(args.epochs), "--workloads", *args.workloads]
@@ -183,15 +182,13 @@ def run(args: argparse.Namespace) -> None:
             if BASELINE in seconds:
                 report_ratios(seconds, BASELINE)
                 for name, values in seconds.items():
-                    paired = statistics.median(
-                        a / b for a, b in zip(seconds[BASELINE], values, strict=True))
+                    paired = paired_ratio(seconds[BASELINE], values)
                     print(f"{name:>28}: speed-up over {BASELINE} (median of paired ratios) "
                           f"{paired:.2f}x")
             for backend in ("tf", "jax"):
                 fast, monitored = f"{backend} recipe fast", f"{backend} recipe fast + monitors"
                 if fast in seconds and monitored in seconds:
-                    overhead = statistics.median(
-                        b / a for a, b in zip(seconds[fast], seconds[monitored], strict=True))
+                    overhead = paired_ratio(seconds[monitored], seconds[fast])
                     print(f"{backend:>4} monitoring overhead (logger + detector, every step): "
                           f"{overhead:.3f} (median of paired ratios)")
     finally:

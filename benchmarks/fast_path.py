@@ -34,13 +34,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 
 import keras
 import numpy as np
-from _timing import EpochTimer, interleaved, report_ratios
+from _timing import EpochTimer, interleaved, paired_ratio, report_ratios
 
 from recipes.data import load_digits
 from recipes.models import build_dnn
@@ -135,8 +134,7 @@ def run_processes(args: argparse.Namespace) -> None:
             process.wait()
     report_ratios(seconds, "keras defaults")
     for name, values in seconds.items():
-        paired = statistics.median(a / b for a, b in zip(seconds["keras defaults"], values,
-                                                          strict=True))
+        paired = paired_ratio(seconds["keras defaults"], values)
         print(f"{name:>28}: speed-up over keras defaults (median of paired ratios) {paired:.2f}x")
 
 

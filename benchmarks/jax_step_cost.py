@@ -40,6 +40,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import interleaved, paired_ratio  # noqa: E402
 from monitor_overhead import build  # noqa: E402  (the same MLP; it imports TensorFlow too)
 
 from callbacks import _gradient_tap, _tap_step  # noqa: E402
@@ -102,22 +103,22 @@ def main() -> None:
                 "tap": (True, True)}
     prepared = {name: _prepare(tapped, arithmetic, x, y, args.every)
                 for name, (tapped, arithmetic) in variants.items()}
-    seconds: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for round_index in range(args.repeats):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            model, state = prepared[name]
-            start = time.process_time()
-            for _ in range(args.steps):
-                _, state = model.train_function(state, iter([data]))
-            jax.block_until_ready(state)
-            seconds[name].append((time.process_time() - start) / args.steps)
-            prepared[name][1] = state
+
+    def block(name: str) -> float:
+        """CPU seconds per step over `args.steps` steps of one variant."""
+        model, state = prepared[name]
+        start = time.process_time()
+        for _ in range(args.steps):
+            _, state = model.train_function(state, iter([data]))
+        jax.block_until_ready(state)
+        prepared[name][1] = state
+        return (time.process_time() - start) / args.steps
+
+    seconds = interleaved({name: (lambda n=name: block(n)) for name in variants}, args.repeats)
     print(f"784-300-100-10 MLP, batch {args.batch_size}, every {args.every}, compiled train "
           f"step, CPU time, median of {args.repeats} rounds of {args.steps} steps")
     for name, values in seconds.items():
-        paired = statistics.median(a / b for a, b in zip(values, seconds["plain"], strict=True))
+        paired = paired_ratio(values, seconds["plain"])
         print(f"{name:>20}: {statistics.median(values) * 1e3:7.4f} ms/step   "
               f"median of paired ratios {paired:.3f}")
 

@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -37,7 +36,7 @@ import numpy as np
 import tensorflow as tf  # the naive baseline needs its own GradientTape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import EpochTimer, interleaved, report_ratios  # noqa: E402
+from _timing import EpochTimer, interleaved, paired_ratio, report_ratios  # noqa: E402
 
 from callbacks import GradientNormLogger, VanishingGradientDetector  # noqa: E402
 
@@ -165,8 +164,7 @@ def main() -> None:
           f"{args.verbose}, median of {args.repeats} (fastest of epochs 2-{max(2, args.epochs)})")
     report_ratios(seconds, "plain")
     for name in callbacks:
-        paired = statistics.median(a / b for a, b in zip(seconds[name], seconds["plain"],
-                                                          strict=False))
+        paired = paired_ratio(seconds[name], seconds["plain"])
         print(f"{name:>28}: median of paired ratios {paired:.3f}")
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf  # a hand-written compiled step, below fit
+from _timing import interleaved, paired_ratio
 
 CAPACITY = 256
 VARIANTS = ("plain", "plain again", "small gradients", "all gradients", "all + log value")
@@ -91,19 +92,20 @@ def main() -> None:
     x = tf.constant(rng.random((32, 784), dtype=np.float32))
     y = tf.constant(rng.integers(0, 10, 32))
     steps = {name: make_step(name, x, y) for name in VARIANTS}
-    micros: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    for round_index in range(args.rounds):
-        shift = round_index % len(VARIANTS)
-        for name in VARIANTS[shift:] + VARIANTS[:shift]:
-            start = time.perf_counter()
-            for _ in range(args.calls):
-                logs = steps[name]()
-            float(logs["loss"])  # wait for the last call
-            micros[name].append((time.perf_counter() - start) / args.calls * 1e6)
+
+    def block(name: str) -> float:
+        """Seconds per call over `args.calls` calls of one variant."""
+        start = time.perf_counter()
+        for _ in range(args.calls):
+            logs = steps[name]()
+        float(logs["loss"])  # wait for the last call
+        return (time.perf_counter() - start) / args.calls
+
+    seconds = interleaved({name: (lambda n=name: block(n)) for name in VARIANTS}, args.rounds)
     print(f"one compiled SGD step per call, 784-300-100-10, batch 32, median of {args.rounds}")
-    for name, values in micros.items():
-        paired = statistics.median(a / b for a, b in zip(values, micros["plain"], strict=True))
-        print(f"{name:>16}: {statistics.median(values):7.1f} us per step   "
+    for name, values in seconds.items():
+        paired = paired_ratio(values, seconds["plain"])
+        print(f"{name:>16}: {statistics.median(values) * 1e6:7.1f} us per step   "
               f"paired ratio to plain {paired:.3f}")
 
 
