@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1,
                         help="the tap's `every` (norms computed on every EVERY-th step)")
     args = parser.parse_args()
+    if args.every < 1:
+        parser.error(f"--every must be an integer >= 1; received {args.every}.")
     if keras.backend.backend() != "jax":
         raise SystemExit("Run with KERAS_BACKEND=jax.")
     rng = np.random.default_rng(0)

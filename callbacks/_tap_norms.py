@@ -207,14 +207,15 @@ def _tf_record(ring: Any, parts: Any, iterations: Any, applied: Any, every: int,
 
 
 def squared_parts(index: dict[int, int], n: int, optimizer: Any, grads: list[Any],
-                  variables: list[Any], accumulated: list[Any] | None) -> list[Any] | None:
+                  variables: list[Any], accumulated: list[Any] | None) -> list[Any]:
     """Per column, the squared norm (TF: half) of the gradient the update applies.
 
     `index` maps `id(variable)` to its column (of `n`). The arithmetic of
     `BaseOptimizer.apply` on the squared norms: divided by the square of
     `loss_scale_factor`, accumulated gradients added on update steps, then
     the clip of `clipnorm` / `global_clipnorm` (on the squared norms) or
-    `clipvalue` (on the gradient). None when no gradient has a column.
+    `clipvalue` (on the gradient). Columns without a gradient get 0. Called
+    only when some gradient has a column (`has_columns`).
     """
     ops = keras.ops
     scale = optimizer.loss_scale_factor
@@ -242,8 +243,6 @@ def squared_parts(index: dict[int, int], n: int, optimizer: Any, grads: list[Any
         if scale_squared:
             part = part / scale_squared
         pairs.append((column, part))
-    if not pairs:
-        return None
     unit = 0.5 if is_tf() else 1.0  # the stored value of a squared norm of 1
     if optimizer.clipnorm:
         limit = unit * float(optimizer.clipnorm) ** 2
