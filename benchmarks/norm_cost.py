@@ -5,7 +5,7 @@ of the 784-300-100-10 MLP of `monitor_overhead.py`:
 
 * `l2 only`: one `l2_loss` per variable and their sum, the least any
   per-variable gradient norm can cost (one pass over every gradient element);
-* `tap's recording`: what `callbacks/_gradient_tap.py` does per step (the
+* `tap's recording`: what `callbacks/_tap/tap.py` does per step (the
   float32 halves of the squared norms, a ring-buffer write of them and of the
   step number, and the global norm for the logs taken from the computed
   halves);

@@ -1,8 +1,8 @@
 """`VanishingGradientDetector`: flags vanishing, exploding and non-finite gradients during `fit`.
 
 It reads the gradients the optimizer applies through the train-step hook it
-shares with `GradientNormLogger` (`callbacks._gradient_tap`), judges them with
-the criterion of `callbacks._gradient_health` and reports what it finds
+shares with `GradientNormLogger` (`callbacks._tap.tap`), judges them with
+the criterion of `callbacks._tap.health` and reports what it finds
 (`GradientWarning`, `GradientProblemError`). Also importable from
 `callbacks.gradients` and `callbacks`.
 """
@@ -15,8 +15,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks import _gradient_health, _gradient_tap
-from callbacks._tap_client import _TapClient
+from callbacks._tap import health as _gradient_health
+from callbacks._tap import tap as _gradient_tap
+from callbacks._tap.client import _TapClient
 from callbacks._validation import check_choice, check_positive
 
 ACTIONS = ("warn", "stop", "raise")
@@ -57,7 +58,7 @@ class VanishingGradientDetector(_TapClient):
     the weight norm, `r = ||g|| / ||w||` over the layer's kernels, compared
     between the lowest and the highest hidden layer (embedding tables and output
     layers left out; weights read at train begin and epoch ends, not per step;
-    see `callbacks/_gradient_health.py`). Findings:
+    see `callbacks/_tap/health.py`). Findings:
 
     * `"vanishing"`: r(lowest) / r(highest) below `vanishing_ratio`, or the
       lowest layer's gradient RMS below `min_rms`, for `patience` consecutive

@@ -1,7 +1,7 @@
 """Gradient-aware callbacks: `GradientNormLogger` and `VanishingGradientDetector`.
 
 Both read the gradients the optimizer applies through one shared hook in the
-train step (`callbacks._gradient_tap`), so they cost a few fused ops per step
+train step (`callbacks._tap.tap`), so they cost a few fused ops per step
 instead of a second forward and backward pass. Norms are taken on the
 gradients **after clipping** (and after loss-scale unscaling and the
 cross-replica sum): the gradients the update actually uses. With no clipping
@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._tap_client import _TapClient
+from callbacks._tap.client import _TapClient
 from callbacks._validation import check_choice, check_positive
 from callbacks.gradient_detector import (
     GradientProblemError,

@@ -1,4 +1,4 @@
-"""Recipe files (recipes.recipe_spec): defaults, validation, JSON/TOML, tuner translation."""
+"""Recipe files (recipes.cli.recipe_spec): defaults, validation, JSON/TOML, tuner translation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import keras
 import pytest
 
-from recipes.recipe_spec import (
+from recipes.cli.recipe_spec import (
     RECIPE_DEFAULTS,
     RecipeError,
     build_model,

@@ -21,7 +21,7 @@ from _gradient_reference import reference_grads, sparse_ce
 from _gradient_reference import toy_data as _data
 from _gradient_reference import toy_model as _model
 
-from callbacks import _gradient_tap
+from callbacks._tap import tap as _gradient_tap
 from callbacks.gradients import GradientNormLogger, VanishingGradientDetector
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -322,7 +322,7 @@ def test_an_epoch_longer_than_the_ring_loses_no_step():
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("shape", [(), (7,), (5, 3), (3, 3, 2, 4), (2, 5, 6)])
 def test_square_sum_is_the_sum_of_squares_for_every_rank(shape, dtype):
-    from callbacks._tap_norms import square_sum
+    from callbacks._tap.norms import square_sum
 
     values = np.random.default_rng(0).normal(size=shape).astype(dtype)
     expected = float(np.sum(np.square(values.astype(np.float64))))

@@ -17,7 +17,7 @@ import pytest
 from _gradient_reference import reference_norms, toy_model
 from _gradient_reference import toy_data as _data
 
-from callbacks import _gradient_tap
+from callbacks._tap import tap as _gradient_tap
 from callbacks.gradients import (
     GradientNormLogger,
     GradientProblemError,

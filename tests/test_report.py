@@ -10,7 +10,7 @@ import pytest
 from _cli_helpers import read_page, write_csv
 
 from recipes.cli import main
-from recipes.report import render_html, write_report
+from recipes.cli.report import render_html, write_report
 
 
 def test_lr_find_writes_its_report_with_the_sweep_plot(tmp_path, capsys):

@@ -1,6 +1,6 @@
 """`_TapClient`: the base of the callbacks that read the gradient tap's rows.
 
-`callbacks._gradient_tap` records one row of squared gradient norms per
+`callbacks._tap.tap` records one row of squared gradient norms per
 computed step into an in-graph ring buffer; a client attaches to it at train
 begin, reads the new rows at its own pace and detaches at train end.
 `GradientNormLogger` (`callbacks.gradients`) and `VanishingGradientDetector`
@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks import _gradient_tap
+from callbacks._tap import tap as _gradient_tap
 from callbacks._base import CallbackBase
 from callbacks._validation import require_compiled
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import keras
 
-from recipes import commands
+from recipes.cli import commands
 
 
 def _figure_backend() -> None:
@@ -34,7 +34,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
     """
     from recipes.lr_finder import MIN_SWEEP_STEPS, find_learning_rate
     from recipes.models import default_dnn
-    from recipes.report import write_report
+    from recipes.cli.report import write_report
 
     if args.min_rate >= args.max_rate:
         raise commands.UsageError("--min-rate", args.min_rate,
@@ -133,7 +133,7 @@ def run_checklist(args: argparse.Namespace) -> int:
     """
     from recipes.checks import run_checklist as checklist
     from recipes.models import default_dnn
-    from recipes.report import write_report
+    from recipes.cli.report import write_report
 
     data, description = commands.load_data(args)
     print(commands.describe_data(description))
@@ -193,8 +193,8 @@ def run_tune(args: argparse.Namespace) -> int:
     """
     import keras_tuner
 
-    from recipes.recipe_spec import recipe_from_hyperparameters, save_recipe
-    from recipes.report import write_report
+    from recipes.cli.recipe_spec import recipe_from_hyperparameters, save_recipe
+    from recipes.cli.report import write_report
     from recipes.tuning import DNNHyperModel
 
     data, description = commands.load_data(args)

@@ -1,6 +1,6 @@
 """What the gradient tap computes in the train step, and where it keeps it.
 
-`callbacks._gradient_tap` is the one place that hooks the train step; this
+`callbacks._tap.tap` is the one place that hooks the train step; this
 module holds its arithmetic, with no hook of its own: the squared norms of the
 gradients an optimizer applies (`squared_parts`: the unscaling, accumulation
 and clipping of `BaseOptimizer.apply`, re-applied to the norms), the ring

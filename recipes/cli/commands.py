@@ -1,7 +1,7 @@
 """What the `keras-recipes` sub-commands share: user errors, data, recipe, progress bar, report.
 
 The `keras-recipes` command line (cli.py) parses the arguments and calls
-`recipes.training_run` (train) or `recipes.inspection_runs` (lr-find,
+`recipes.cli.training_run` (train) or `recipes.cli.inspection_runs` (lr-find,
 checklist, tune); they read the user's
 inputs through the functions here, which turn every bad input into a
 `UsageError` naming the flag and the value (the CLI prints it on one line and
@@ -101,7 +101,7 @@ def resolve_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     Args:
         args: parsed arguments with `recipe` and one `recipe_<key>` per key.
     """
-    from recipes.recipe_spec import RECIPE_KEYS, RecipeError, load_recipe, validate_recipe
+    from recipes.cli.recipe_spec import RECIPE_KEYS, RecipeError, load_recipe, validate_recipe
 
     from_file: dict[str, Any] = {}
     if getattr(args, "recipe", None):
@@ -139,7 +139,7 @@ def load_data(args: argparse.Namespace, *, standardize: bool = True) -> tuple[An
         standardize: rescale the inputs (training-split mean and std).
     """
     from recipes import data as datasets
-    from recipes import user_data
+    from recipes.cli import user_data
 
     source, target = args.data, getattr(args, "target", None)
     task = getattr(args, "task", "auto")
@@ -325,7 +325,7 @@ def run_header(command: str) -> dict[str, Any]:
     Args:
         command: the sub-command.
     """
-    from recipes.report import versions
+    from recipes.cli.report import versions
 
     found = versions()
     return {"title": f"keras-recipes {command}", "command": command,

@@ -1,7 +1,7 @@
 """The `keras-recipes` command: train, lr-find, tune, checklist.
 
 This module only parses the command line and dispatches: `train` runs in
-`recipes.training_run`, the others in `recipes.inspection_runs`. Every user
+`recipes.cli.training_run`, the others in `recipes.cli.inspection_runs`. Every user
 error (a missing or unreadable file, a model that is not a Keras model or not
 compiled, a bad or inverted range, an unknown data set or recipe key) exits
 with status 2 and one line on stderr naming the flag and the value. Nothing in
@@ -95,7 +95,7 @@ def _add_report(parser: argparse.ArgumentParser, name: str, *, seed: bool = True
 
 def _add_recipe_flags(train: argparse.ArgumentParser) -> None:
     from recipes.defaults import ACTIVATION_ALIASES, ACTIVATION_INITIALIZERS
-    from recipes.recipe_spec import (
+    from recipes.cli.recipe_spec import (
         BATCH_NORM,
         OPTIMIZER_DEFAULTS,
         PLAIN_DEFAULTS,
@@ -191,7 +191,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_report(checklist, "checklist")
     checklist.set_defaults(handler="checklist")
 
-    from recipes.inspection_runs import TUNERS
+    from recipes.cli.inspection_runs import TUNERS
 
     tune = commands.add_parser("tune", help="search the lectures' DNN hyper-parameters with "
                                "keras-tuner (DNNHyperModel); writes the best recipe")
@@ -239,14 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version, or a bad argument (status 2)
         return int(done.code or 0)
-    from recipes.commands import UsageError
+    from recipes.cli.commands import UsageError
 
     try:
         if args.handler == "train":
-            from recipes.training_run import run_train
+            from recipes.cli.training_run import run_train
 
             return run_train(args)
-        from recipes import inspection_runs
+        from recipes.cli import inspection_runs
 
         return {"lr_find": inspection_runs.run_lr_find, "checklist": inspection_runs.run_checklist,
                 "tune": inspection_runs.run_tune}[args.handler](args)

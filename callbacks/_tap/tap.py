@@ -4,8 +4,8 @@ Keras 3 callbacks only ever see `logs`; gradients exist only inside
 `train_step` and the optimizer. A `GradientTap` is attached to one model for
 the duration of a `fit` and shared (reference counted) by every
 gradient-aware callback on that model. Its arithmetic and ring buffers are in
-`callbacks._tap_norms`; the wrappers it patches in (the traced step, the epoch
-logs) are in `callbacks._tap_step`.
+`callbacks._tap.norms`; the wrappers it patches in (the traced step, the epoch
+logs) are in `callbacks._tap.step`.
 
 **Where it hooks (Keras's public optimizer API).** It wraps, on the optimizer
 *instance* (the inner optimizer of a `LossScaleOptimizer`), the public
@@ -67,7 +67,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._tap_norms import (
+from callbacks._tap.norms import (
     Channel,
     drop_variables,
     is_tf,
@@ -79,7 +79,7 @@ from callbacks._tap_norms import (
     trainable_by_nature,
     variable_names,
 )
-from callbacks._tap_step import (
+from callbacks._tap.step import (
     wrap_all_reduce,
     wrap_apply,
     wrap_epoch_logs,

@@ -1,6 +1,6 @@
 """What the gradient tap runs inside the train step, and the epoch logs it fills.
 
-`callbacks._gradient_tap.GradientTap.install` patches these wrappers onto one
+`callbacks._tap.tap.GradientTap.install` patches these wrappers onto one
 model and its optimizers for the duration of a `fit`:
 
 * `wrap_apply`: the public `optimizer.apply` (TensorFlow's `apply_gradients`
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from callbacks._tap_norms import (
+from callbacks._tap.norms import (
     Channel,
     accumulated_gradients,
     has_columns,
@@ -43,7 +43,7 @@ from callbacks._tap_norms import (
 )
 
 if TYPE_CHECKING:
-    from callbacks._gradient_tap import GradientTap
+    from callbacks._tap.tap import GradientTap
 
 __all__ = ["rows_of_step", "wrap_all_reduce", "wrap_apply", "wrap_epoch_logs", "wrap_outer_apply",
            "wrap_train_step"]

@@ -1,6 +1,6 @@
 """`keras-recipes train`: one recipe on one data set, monitored, saved and reported.
 
-The network comes from `recipes.recipe_spec.build_model` (`build_dnn` +
+The network comes from `recipes.cli.recipe_spec.build_model` (`build_dnn` +
 `compile_recipe`); the package's callbacks watch it (`InitialLossCheck`,
 `GradientNormLogger`, `VanishingGradientDetector`, `ActivationStats`) beside
 Keras's `EarlyStopping`, `CSVLogger` and `TensorBoard`; the report folder gets
@@ -18,7 +18,7 @@ from typing import Any
 
 import keras
 
-from recipes import commands
+from recipes.cli import commands
 
 SMALL_NET_WEIGHTS = 1_000_000
 """`--cpu-threads auto` uses one thread for nets up to this many weights ..."""
@@ -158,8 +158,8 @@ def run_train(args: argparse.Namespace) -> int:
     from callbacks.checks import InitialLossWarning
     from callbacks.gradients import GradientWarning
     from recipes.checks import run_checklist
-    from recipes.recipe_spec import build_model
-    from recipes.report import write_report
+    from recipes.cli.recipe_spec import build_model
+    from recipes.cli.report import write_report
 
     started = time.perf_counter()
     recipe, flags = commands.resolve_recipe(args)
