@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.data import load_digits  # noqa: E402
-from recipes.defaults import initializer_for  # noqa: E402
-from recipes.models import build_dnn  # noqa: E402
-from recipes.optimizers import compile_recipe  # noqa: E402
+from keras_recipes.data import load_digits  # noqa: E402
+from keras_recipes.defaults import initializer_for  # noqa: E402
+from keras_recipes.models import build_dnn  # noqa: E402
+from keras_recipes.optimizers import compile_recipe  # noqa: E402
 
 SLIDE_ORDER = ("selu", "elu", "leaky_relu", "relu", "tanh", "sigmoid")
 
@@ -113,7 +113,7 @@ def main() -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from recipes.plots import plot_seed_spread
+        from keras_recipes.plots import plot_seed_spread
 
         accuracy = {a: results[a]["val_accuracy"] for a in SLIDE_ORDER if a in results}
         ax = plot_seed_spread(accuracy,

@@ -78,17 +78,17 @@ def worker(args: argparse.Namespace) -> None:
     """One variant in its own process: answer each `WORKLOAD` line with one fit's epoch time."""
     try:
         if args.threads is not None:
-            from recipes.threads import set_cpu_threads
+            from keras_recipes.threads import set_cpu_threads
 
             set_cpu_threads(args.threads)  # before TensorFlow runs anything
         import keras
         import numpy as np
         from _timing import EpochTimer
 
-        import callbacks
-        from recipes.data import load_digits
-        from recipes.models import build_dnn, default_dnn
-        from recipes.optimizers import compile_recipe
+        from keras_recipes import callbacks
+        from keras_recipes.data import load_digits
+        from keras_recipes.models import build_dnn, default_dnn
+        from keras_recipes.optimizers import compile_recipe
 
         rng = np.random.default_rng(0)
         np.random.seed(0)  # keras.utils.set_random_seed would import TensorFlow under JAX

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import corpus  # noqa: E402  (the client-model corpus shared with the tests)
 
-from callbacks.gradients import GradientWarning, VanishingGradientDetector  # noqa: E402
+from keras_recipes.callbacks.gradients import GradientWarning, VanishingGradientDetector  # noqa: E402
 
 
 def _number(value: float) -> str:

@@ -41,9 +41,9 @@ import keras
 import numpy as np
 from _timing import EpochTimer, interleaved, paired_ratio, report_ratios
 
-from recipes.data import load_digits
-from recipes.models import build_dnn
-from recipes.optimizers import FAST_STEPS_PER_EXECUTION, compile_recipe
+from keras_recipes.data import load_digits
+from keras_recipes.models import build_dnn
+from keras_recipes.optimizers import FAST_STEPS_PER_EXECUTION, compile_recipe
 
 
 def make_model(input_shape: tuple[int, ...], hidden: tuple[int, ...], fast: bool,
@@ -88,7 +88,7 @@ def _answer(process: subprocess.Popen, name: str) -> str:
 def worker(args: argparse.Namespace) -> None:
     """One variant in its own process: answer each line on stdin with one epoch's seconds."""
     if args.threads is not None:
-        from recipes.threads import set_cpu_threads
+        from keras_recipes.threads import set_cpu_threads
 
         set_cpu_threads(args.threads)  # before TensorFlow runs anything
     rng = np.random.default_rng(0)

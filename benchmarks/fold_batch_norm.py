@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.folding import fold_batch_norm  # noqa: E402
-from recipes.models import build_dnn  # noqa: E402
+from keras_recipes.folding import fold_batch_norm  # noqa: E402
+from keras_recipes.models import build_dnn  # noqa: E402
 
 
 def _trained_statistics(model: keras.Model, seed: int) -> None:

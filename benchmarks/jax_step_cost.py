@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved, paired_ratio  # noqa: E402
 from monitor_overhead import build  # noqa: E402  (the same MLP; it imports TensorFlow too)
 
-from callbacks._tap import step as _tap_step  # noqa: E402
-from callbacks._tap import tap as _gradient_tap
+from keras_recipes.callbacks._tap import step as _tap_step  # noqa: E402
+from keras_recipes.callbacks._tap import tap as _gradient_tap
 
 
 class _Client:

@@ -38,7 +38,7 @@ import tensorflow as tf  # the naive baseline needs its own GradientTape
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import EpochTimer, interleaved, paired_ratio, report_ratios  # noqa: E402
 
-from callbacks import GradientNormLogger, VanishingGradientDetector  # noqa: E402
+from keras_recipes.callbacks import GradientNormLogger, VanishingGradientDetector  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import corpus  # noqa: E402  (the client-model corpus shared with the tests)
@@ -117,7 +117,7 @@ def main() -> None:
                              "logger, logger+detector")
     args = parser.parse_args()
     if args.threads is not None:
-        from recipes.threads import set_cpu_threads
+        from keras_recipes.threads import set_cpu_threads
 
         print("threads:", set_cpu_threads(args.threads))
 

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.data import load_digits  # noqa: E402
-from recipes.models import build_dnn  # noqa: E402
-from recipes.optimizers import compile_recipe, make_optimizer  # noqa: E402
+from keras_recipes.data import load_digits  # noqa: E402
+from keras_recipes.models import build_dnn  # noqa: E402
+from keras_recipes.optimizers import compile_recipe, make_optimizer  # noqa: E402
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "adamax")
 RATES = (0.001, 0.003, 0.01, 0.03, 0.1)
@@ -149,7 +149,7 @@ def main() -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from recipes.plots import plot_mean_curves
+        from keras_recipes.plots import plot_mean_curves
 
         ax = plot_mean_curves(curves, title=f"table 11-2 on digits: training loss, tuned rates, "
                                             f"{args.seeds} seeds")

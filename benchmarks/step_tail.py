@@ -85,7 +85,7 @@ def main() -> None:
                         help="call recipes.set_cpu_threads(THREADS) first")
     args = parser.parse_args()
     if args.threads is not None:
-        from recipes.threads import set_cpu_threads
+        from keras_recipes.threads import set_cpu_threads
 
         print("threads:", set_cpu_threads(args.threads))
     rng = np.random.default_rng(0)

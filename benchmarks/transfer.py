@@ -33,11 +33,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.data import load_digits, split_for_transfer  # noqa: E402
-from recipes.models import build_dnn  # noqa: E402
-from recipes.optimizers import compile_recipe  # noqa: E402
-from recipes.pretraining import greedy_layerwise_pretraining  # noqa: E402
-from recipes.transfer import fine_tune, reuse_pretrained  # noqa: E402
+from keras_recipes.data import load_digits, split_for_transfer  # noqa: E402
+from keras_recipes.models import build_dnn  # noqa: E402
+from keras_recipes.optimizers import compile_recipe  # noqa: E402
+from keras_recipes.pretraining import greedy_layerwise_pretraining  # noqa: E402
+from keras_recipes.transfer import fine_tune, reuse_pretrained  # noqa: E402
 
 HIDDEN = (100, 50, 50)
 HEAD_EPOCHS, EPOCHS = 4, 16

@@ -1,12 +1,12 @@
 """Callbacks that watch and steer training while `fit()` runs.
 
 They work on any compiled Keras 3 model, including models this package did not
-build; this package never imports `recipes`.
+build; this package never imports the rest of `keras_recipes`.
 
 Example:
 
 ```python
-from callbacks import GradientNormLogger, VanishingGradientDetector
+from keras_recipes.callbacks import GradientNormLogger, VanishingGradientDetector
 model.fit(x, y, callbacks=[GradientNormLogger(), VanishingGradientDetector()])
 ```
 """
@@ -17,30 +17,36 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "GradientNormLogger": "callbacks.gradients",
-    "VanishingGradientDetector": "callbacks.gradient_detector",
-    "GradientProblemError": "callbacks.gradient_detector",
-    "GradientWarning": "callbacks.gradient_detector",
-    "ActivationStats": "callbacks.activations",
-    "InitialLossCheck": "callbacks.checks",
-    "InitialLossWarning": "callbacks.checks",
-    "ParamScheduler": "callbacks.param_scheduler",
-    "TrainingOptimizerWarning": "callbacks.param_scheduler",
-    "PowerScheduling": "callbacks.scheduling",
-    "OneCycleScheduler": "callbacks.scheduling",
-    "MomentumScheduling": "callbacks.momentum",
-    "LRFinder": "callbacks.lr_finder",
-    "LRFinderResult": "callbacks.lr_finder",
+    "GradientNormLogger": ".gradients",
+    "VanishingGradientDetector": ".gradient_detector",
+    "GradientProblemError": ".gradient_detector",
+    "GradientWarning": ".gradient_detector",
+    "ActivationStats": ".activations",
+    "InitialLossCheck": ".checks",
+    "InitialLossWarning": ".checks",
+    "ParamScheduler": ".param_scheduler",
+    "TrainingOptimizerWarning": ".param_scheduler",
+    "PowerScheduling": ".scheduling",
+    "OneCycleScheduler": ".scheduling",
+    "MomentumScheduling": ".momentum",
+    "LRFinder": ".lr_finder",
+    "LRFinderResult": ".lr_finder",
 }
 
 __all__ = sorted(_EXPORTS)
+
+if __name__ != "keras_recipes.callbacks":
+    # These sources imported by the old name (from a folder that holds them): become the alias.
+    from keras_recipes.callbacks._old_names import alias
+
+    alias(__name__)
 
 
 def __getattr__(name: str) -> Any:
     """Import the module that defines `name` on first use (keeps imports light)."""
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'callbacks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
     globals()[name] = value
     return value
 

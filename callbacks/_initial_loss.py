@@ -44,7 +44,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._structure import output_names, per_output, take
+from ._structure import output_names, per_output, take
 
 DEFAULT_TOLERANCE = 0.1
 """Relative slack of the accepted band [prior * (1 - t), uninformed * (1 + t)]."""

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from callbacks._validation import check_fraction
+from ._validation import check_fraction
 
 
 def _base_optimizer(optimizer: Any) -> Any:

@@ -7,8 +7,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._base import CallbackBase
-from callbacks._validation import check_fraction, check_positive, require_compiled
+from ._base import CallbackBase
+from ._validation import check_fraction, check_positive, require_compiled
 
 _SATURATING = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 _RELU_LIKE = {"relu", "relu6"}

@@ -8,9 +8,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._base import CallbackBase
-from callbacks._initial_loss import DEFAULT_TOLERANCE, InitialLoss, measure
-from callbacks._validation import check_choice, check_positive, require_compiled
+from ._base import CallbackBase
+from ._initial_loss import DEFAULT_TOLERANCE, InitialLoss, measure
+from ._validation import check_choice, check_positive, require_compiled
 
 
 class InitialLossWarning(UserWarning):

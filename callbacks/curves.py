@@ -27,7 +27,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from callbacks._validation import check_non_negative, check_number, check_positive
+from ._validation import check_non_negative, check_number, check_positive
 
 
 def power_decay(step: Any, initial_value: float, s: float, c: float) -> Any:

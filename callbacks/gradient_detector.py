@@ -15,10 +15,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._tap import health as _gradient_health
-from callbacks._tap import tap as _gradient_tap
-from callbacks._tap.client import _TapClient
-from callbacks._validation import check_choice, check_positive
+from ._tap import health as _gradient_health
+from ._tap import tap as _gradient_tap
+from ._tap.client import _TapClient
+from ._validation import check_choice, check_positive
 
 ACTIONS = ("warn", "stop", "raise")
 

@@ -20,9 +20,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._tap.client import _TapClient
-from callbacks._validation import check_choice, check_positive
-from callbacks.gradient_detector import (
+from ._tap.client import _TapClient
+from ._validation import check_choice, check_positive
+from .gradient_detector import (
     GradientProblemError,
     GradientWarning,
     VanishingGradientDetector,

@@ -19,11 +19,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from callbacks._base import CallbackBase
-from callbacks._scheduling_base import _iterations
-from callbacks._validation import check_fraction, check_number, check_positive
-from callbacks.curves import Exponential
-from callbacks.param_scheduler import ParamScheduler
+from ._base import CallbackBase
+from ._scheduling_base import _iterations
+from ._validation import check_fraction, check_number, check_positive
+from .curves import Exponential
+from .param_scheduler import ParamScheduler
 
 SUGGESTION_METHODS = ("min_loss", "steepest")
 MIN_SWEEP_STEPS = 10  # fewer steps cannot tell a falling loss from noise

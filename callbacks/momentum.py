@@ -11,16 +11,16 @@ from collections.abc import Sequence
 
 import keras
 
-from callbacks._base import CallbackBase
-from callbacks._scheduling_base import (
+from ._base import CallbackBase
+from ._scheduling_base import (
     MOMENTUM_ATTRIBUTES,
     _base_optimizer,
     _check_momentum,
     _momentum_attribute,
 )
-from callbacks._validation import check_choice, check_positive
-from callbacks.curves import Exponential, Linear, OneMinus, Piecewise
-from callbacks.param_scheduler import Curve, ParamScheduler
+from ._validation import check_choice, check_positive
+from .curves import Exponential, Linear, OneMinus, Piecewise
+from .param_scheduler import Curve, ParamScheduler
 
 MOMENTUM_SCHEDULES = ("linear", "exponential")
 

@@ -25,8 +25,8 @@ from typing import Any
 import keras
 from keras import ops
 
-from callbacks._base import CallbackBase
-from callbacks._scheduling_base import (
+from ._base import CallbackBase
+from ._scheduling_base import (
     _base_optimizer,
     _check_rate_is_settable,
     _hyperparameters,
@@ -36,8 +36,8 @@ from callbacks._scheduling_base import (
     _release_scheduled_scalars,
     _warn_steps_per_execution,
 )
-from callbacks._validation import check_choice
-from callbacks.curves import check_serializable
+from ._validation import check_choice
+from .curves import check_serializable
 
 Curve = Callable[[int], Any]
 
@@ -92,7 +92,7 @@ class ParamScheduler(CallbackBase):
     Example:
 
     ```python
-    from callbacks.curves import Cosine, Linear
+    from keras_recipes.callbacks.curves import Cosine, Linear
     steps = 10 * len(x) // 32
     scheduler = ParamScheduler({
         "learning_rate": Cosine(1e-3, 1e-5, steps=steps),

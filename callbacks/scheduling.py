@@ -23,17 +23,17 @@ import keras
 import numpy as np
 from keras import ops
 
-from callbacks._base import CallbackBase
-from callbacks._scheduling_base import (
+from ._base import CallbackBase
+from ._scheduling_base import (
     _check_momentum,
     _check_rate_is_settable,
     _current_rate,
     _iterations,
     _momentum_attribute,
 )
-from callbacks._validation import check_non_negative, check_number, check_positive
-from callbacks.curves import Power, one_cycle, power_decay
-from callbacks.param_scheduler import Curve, ParamScheduler
+from ._validation import check_non_negative, check_number, check_positive
+from .curves import Power, one_cycle, power_decay
+from .param_scheduler import Curve, ParamScheduler
 
 # --------------------------------------------------------------------------
 # PowerScheduling

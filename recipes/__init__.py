@@ -9,11 +9,15 @@ trained networks, `DNNHyperModel` hands the search space to keras-tuner and
 Example:
 
 ```python
-import recipes
-data = recipes.load_digits()
-model = recipes.default_dnn(data.input_shape, data.n_classes)
+import keras_recipes as kr
+data = kr.load_digits()
+model = kr.default_dnn(data.input_shape, data.n_classes)
 model.fit(*data.train, validation_data=data.valid, epochs=10)
 ```
+
+The import root is `keras_recipes` (the callbacks are `keras_recipes.callbacks`):
+a name no project folder shadows. `import recipes` and `import callbacks` still
+work as aliases where nothing shadows them (`keras_recipes.callbacks._old_names`).
 """
 
 from __future__ import annotations
@@ -25,62 +29,69 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # lecture tables as data
-    "initializer_for": "recipes.defaults",
-    "ACTIVATION_INITIALIZERS": "recipes.defaults",
-    "DEFAULT_DNN": "recipes.defaults",
-    "OPTIMIZER_DEFAULTS": "recipes.defaults",
+    "initializer_for": ".defaults",
+    "ACTIVATION_INITIALIZERS": ".defaults",
+    "DEFAULT_DNN": ".defaults",
+    "OPTIMIZER_DEFAULTS": ".defaults",
     # models
-    "dense_block": "recipes.models",
-    "build_dnn": "recipes.models",
-    "default_dnn": "recipes.models",
-    "self_normalizing_dnn": "recipes.models",
-    "output_layer": "recipes.heads",
+    "dense_block": ".models",
+    "build_dnn": ".models",
+    "default_dnn": ".models",
+    "self_normalizing_dnn": ".models",
+    "output_layer": ".heads",
     # optimizers and schedules
-    "make_optimizer": "recipes.optimizers",
-    "compile_recipe": "recipes.optimizers",
-    "PowerSchedule": "recipes.schedules",
-    "make_schedule": "recipes.schedules",
-    "find_learning_rate": "recipes.lr_finder",
+    "make_optimizer": ".optimizers",
+    "compile_recipe": ".optimizers",
+    "PowerSchedule": ".schedules",
+    "make_schedule": ".schedules",
+    "find_learning_rate": ".lr_finder",
     # data
-    "load_digits": "recipes.data",
-    "load_fashion_mnist": "recipes.data",
-    "split_for_transfer": "recipes.data",
+    "load_digits": ".data",
+    "load_fashion_mnist": ".data",
+    "split_for_transfer": ".data",
     # transfer learning and pretraining
-    "reuse_pretrained": "recipes.transfer",
-    "freeze": "recipes.freezing",
-    "unfreeze": "recipes.freezing",
-    "fine_tune": "recipes.transfer",
-    "fold_batch_norm": "recipes.folding",
-    "trainable_summary": "recipes.freezing",
-    "greedy_layerwise_pretraining": "recipes.pretraining",
+    "reuse_pretrained": ".transfer",
+    "freeze": ".freezing",
+    "unfreeze": ".freezing",
+    "fine_tune": ".transfer",
+    "fold_batch_norm": ".folding",
+    "trainable_summary": ".freezing",
+    "greedy_layerwise_pretraining": ".pretraining",
     # tuning
-    "DNNHyperModel": "recipes.tuning",
+    "DNNHyperModel": ".tuning",
     # checklists
-    "run_checklist": "recipes.checks",
+    "run_checklist": ".checks",
     # process-wide CPU threads (the other half of the fast path)
-    "set_cpu_threads": "recipes.threads",
+    "set_cpu_threads": ".threads",
 }
 
 _SUBMODULES = (
-    "check_results", "checks", "cli", "data", "defaults", "folding", "freezing", "gradient_check",
-    "heads", "lr_finder", "models", "optimizers", "plots",
-    "pretraining", "schedules", "threads", "transfer", "tuning",
+    "callbacks", "check_results", "checks", "cli", "data", "defaults", "folding", "freezing",
+    "gradient_check", "heads", "lr_finder", "models", "optimizers", "plots", "pretraining",
+    "schedules", "search_space", "threads", "transfer", "tuning",
 )
 
 __all__ = sorted(_EXPORTS)
 
+if __name__ != "keras_recipes":
+    # These sources imported by the old name (from a folder that holds them, e.g. the
+    # repository's root): become the alias, so that no second copy of the package loads.
+    from keras_recipes.callbacks._old_names import alias
+
+    alias(__name__)
+
 # Modules that register Keras-serializable objects are imported eagerly, so that
-# `import recipes` is all `keras.models.load_model` needs (no `custom_objects`).
-importlib.import_module("recipes.schedules")
+# `import keras_recipes` is all `keras.models.load_model` needs (no `custom_objects`).
+importlib.import_module(".schedules", __name__)
 
 
 def __getattr__(name: str) -> Any:
     """Import the module that defines `name` on first use (keeps imports light)."""
     if name in _SUBMODULES:
-        return importlib.import_module(f"recipes.{name}")
+        return importlib.import_module(f".{name}", __name__)
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'recipes' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
     globals()[name] = value
     return value
 

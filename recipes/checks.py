@@ -23,11 +23,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks import _initial_loss, _structure
-from callbacks._validation import check_positive, require_compiled
-from recipes import _backend
-from recipes.check_results import ChecklistReport, CheckResult
-from recipes.gradient_check import check_gradients
+from . import _backend
+from .callbacks import _initial_loss, _structure
+from .callbacks._validation import check_positive, require_compiled
+from .check_results import ChecklistReport, CheckResult
+from .gradient_check import check_gradients
 
 SCHEDULING_CALLBACKS = (
     "ReduceLROnPlateau", "LearningRateScheduler", "PowerScheduling", "OneCycleScheduler",

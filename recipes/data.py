@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callbacks._validation import check_fraction, check_positive
+from .callbacks._validation import check_fraction, check_positive
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

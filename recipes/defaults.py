@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from callbacks._validation import check_choice
+from .callbacks._validation import check_choice
 
 # Lecture 001, table 11-1 (Hands-On ML 2nd ed.): initialization per activation.
 #   Glorot  None, tanh, logistic, softmax   sigma^2 = 1 / fan_avg

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._validation import check_positive
+from .callbacks._validation import check_positive
 
 LayerKey = int | str
 

@@ -11,9 +11,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._validation import check_positive, require_compiled
-from recipes import _backend
-from recipes.check_results import CheckResult
+from . import _backend
+from .callbacks._validation import check_positive, require_compiled
+from .check_results import CheckResult
 
 __all__ = ["check_gradients"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._validation import check_choice, check_positive
-from recipes.defaults import initializer_for
+from .callbacks._validation import check_choice, check_positive
+from .defaults import initializer_for
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
 """The tasks an output layer serves; `recipes.optimizers.infer_task` returns one of these."""

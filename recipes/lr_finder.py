@@ -9,9 +9,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._scheduling_base import _check_rate_is_settable
-from callbacks._validation import check_positive, require_compiled
-from callbacks.lr_finder import MIN_SWEEP_STEPS, LRFinder, LRFinderResult
+from .callbacks._scheduling_base import _check_rate_is_settable
+from .callbacks._validation import check_positive, require_compiled
+from .callbacks.lr_finder import MIN_SWEEP_STEPS, LRFinder, LRFinderResult
 
 # LRFinder's own arguments (with its defaults); the other keywords go to `fit`.
 _FINDER_ARGUMENTS = tuple(

@@ -8,14 +8,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._validation import (
+from .callbacks._validation import (
     check_choice,
     check_fraction,
     check_non_negative,
     check_positive,
 )
-from recipes.defaults import DEFAULT_DNN, canonical_activation, initializer_for
-from recipes.heads import TASKS, output_layer
+from .defaults import DEFAULT_DNN, canonical_activation, initializer_for
+from .heads import TASKS, output_layer
 
 __all__ = [
     "TASKS", "build_dnn", "default_dnn", "dense_block", "output_layer", "self_normalizing_dnn",
@@ -289,7 +289,7 @@ def default_dnn(
             )
     model = build_dnn(input_shape, n_outputs, task=task, name="default_dnn", **settings)
     if compile:
-        from recipes.optimizers import compile_recipe
+        from .optimizers import compile_recipe
 
         compile_recipe(
             model,

@@ -7,17 +7,17 @@ from typing import Any
 
 import keras
 
-from callbacks._initial_loss import loss_kind
-from callbacks._structure import output_names, pick_output
-from callbacks._validation import (
+from . import _backend
+from .callbacks._initial_loss import loss_kind
+from .callbacks._structure import output_names, pick_output
+from .callbacks._validation import (
     check_choice,
     check_fraction,
     check_non_negative,
     check_positive,
 )
-from recipes import _backend
-from recipes.defaults import OPTIMIZER_DEFAULTS
-from recipes.schedules import PowerSchedule
+from .defaults import OPTIMIZER_DEFAULTS
+from .schedules import PowerSchedule
 
 MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop")
 

@@ -14,9 +14,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._validation import check_non_negative, check_positive
-from recipes.defaults import canonical_activation, initializer_for
-from recipes.optimizers import make_optimizer
+from .callbacks._validation import check_non_negative, check_positive
+from .defaults import canonical_activation, initializer_for
+from .optimizers import make_optimizer
 
 
 def greedy_layerwise_pretraining(

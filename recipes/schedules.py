@@ -13,13 +13,13 @@ from typing import Any
 
 import keras
 
-from callbacks._validation import (
+from .callbacks._validation import (
     check_choice,
     check_fraction,
     check_non_negative,
     check_positive,
 )
-from callbacks.curves import power_decay
+from .callbacks.curves import power_decay
 
 
 @keras.saving.register_keras_serializable(package="recipes")

@@ -16,7 +16,7 @@ from typing import Any
 
 import keras_tuner
 
-from callbacks._validation import check_choice, check_number
+from .callbacks._validation import check_choice, check_number
 
 
 @dataclass(frozen=True)

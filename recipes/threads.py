@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from callbacks._validation import check_non_negative
-from recipes import _backend
+from . import _backend
+from .callbacks._validation import check_non_negative
 
 
 def _thread_count(name: str, value: Any) -> int | None:
@@ -55,9 +55,9 @@ def set_cpu_threads(intra_op: int | None = 1, inter_op: int | None = None) -> di
     Example:
 
     ```python
-    import recipes
-    recipes.set_cpu_threads(1)            # first, before building anything
-    model = recipes.compile_recipe(recipes.build_dnn((784,), 10, hidden=(300, 100)))
+    import keras_recipes as kr
+    kr.set_cpu_threads(1)                 # first, before building anything
+    model = kr.compile_recipe(kr.build_dnn((784,), 10, hidden=(300, 100)))
     ```
 
     Args:

@@ -16,12 +16,12 @@ from typing import Any
 
 import keras
 
-from callbacks._structure import output_names, pick_output
-from callbacks._validation import check_choice, check_non_negative, check_positive
-from recipes import freezing
-from recipes.freezing import layer_index, recompile
-from recipes.heads import TASKS, output_layer
-from recipes.optimizers import compile_recipe, infer_task
+from . import freezing
+from .callbacks._structure import output_names, pick_output
+from .callbacks._validation import check_choice, check_non_negative, check_positive
+from .freezing import layer_index, recompile
+from .heads import TASKS, output_layer
+from .optimizers import compile_recipe, infer_task
 
 __all__ = ["fine_tune", "reuse_pretrained"]
 

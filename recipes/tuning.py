@@ -16,22 +16,22 @@ from typing import Any
 
 import keras_tuner
 
-from callbacks._validation import check_positive
-from recipes.defaults import (
+from .callbacks._validation import check_positive
+from .defaults import (
     ACTIVATION_ALIASES,
     ACTIVATION_INITIALIZERS,
     DEFAULT_DNN,
     OPTIMIZER_DEFAULTS,
 )
-from recipes.heads import check_task_outputs
-from recipes.models import (
+from .heads import check_task_outputs
+from .models import (
     BATCH_NORM_PLACES,
     _check_input_shape,
     build_dnn,
     self_normalizing_dnn,
 )
-from recipes.optimizers import compile_recipe
-from recipes.search_space import Space, categorical_space, choices, numeric_space
+from .optimizers import compile_recipe
+from .search_space import Space, categorical_space, choices, numeric_space
 
 HIDDEN_ACTIVATIONS = tuple(a for a in sorted(ACTIVATION_INITIALIZERS) if a != "softmax")
 CLIPPING = ("none", "clipnorm", "clipvalue", "global_clipnorm")

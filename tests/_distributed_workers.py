@@ -37,10 +37,10 @@ def mirrored(epochs: int = 8) -> None:
     import keras
     import keras_tuner
 
-    from recipes.data import load_digits
-    from recipes.models import default_dnn
-    from recipes.optimizers import compile_recipe
-    from recipes.tuning import DNNHyperModel
+    from keras_recipes.data import load_digits
+    from keras_recipes.models import default_dnn
+    from keras_recipes.optimizers import compile_recipe
+    from keras_recipes.tuning import DNNHyperModel
 
     data = load_digits()
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -82,8 +82,8 @@ def tune(directory: str) -> None:
     import keras_tuner
     from keras_tuner.src.distribute import oracle_chief
 
-    from recipes.data import load_digits
-    from recipes.tuning import DNNHyperModel
+    from keras_recipes.data import load_digits
+    from keras_recipes.tuning import DNNHyperModel
 
     tuner_id = os.environ["KERASTUNER_TUNER_ID"]
     if tuner_id == "chief":

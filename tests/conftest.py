@@ -52,6 +52,6 @@ def _seed() -> None:
 
 @pytest.fixture(scope="session")
 def digits():
-    from recipes.data import load_digits
+    from keras_recipes.data import load_digits
 
     return load_digits()

@@ -365,7 +365,7 @@ def gradient_hook_missing() -> str | None:
     """Why the gradient callbacks cannot run on this backend yet (None when they can)."""
     if keras.backend.backend() == "tensorflow":
         return None
-    from callbacks._tap import tap as _gradient_tap
+    from keras_recipes.callbacks._tap import tap as _gradient_tap
 
     if keras.backend.backend() not in getattr(_gradient_tap, "BACKENDS", ("tensorflow",)):
         return f"needs tap: the gradient hook on {keras.backend.backend()}"

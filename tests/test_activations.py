@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks.activations import ActivationStats
+from keras_recipes.callbacks.activations import ActivationStats
 
 
 def _model(bias=0.0, activation="relu", scale=1.0):

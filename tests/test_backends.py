@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from recipes import _backend
-from recipes.optimizers import compile_recipe
+from keras_recipes import _backend
+from keras_recipes.optimizers import compile_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks.checks import InitialLossCheck, InitialLossWarning
+from keras_recipes.callbacks.checks import InitialLossCheck, InitialLossWarning
 
 
 def _model(n_out=10, activation="softmax", scale=1e-3, loss="sparse_categorical_crossentropy"):

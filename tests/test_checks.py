@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.checks import (
+from keras_recipes.checks import (
     check_initial_loss,
     check_input_scaling,
     check_learning_rate_decay,
@@ -18,8 +18,8 @@ from recipes.checks import (
     expected_initial_loss,
     run_checklist,
 )
-from recipes.models import build_dnn
-from recipes.optimizers import compile_recipe
+from keras_recipes.models import build_dnn
+from keras_recipes.optimizers import compile_recipe
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_mixed_precision_adam_is_judged_by_its_inner_optimizer(small, digits):
 
 
 def test_default_dnn_passes_its_own_checklist_strictly(digits):
-    from recipes.models import default_dnn
+    from keras_recipes.models import default_dnn
 
     keras.utils.set_random_seed(42)
     model = default_dnn(digits.input_shape, digits.n_classes)
@@ -204,7 +204,7 @@ def test_run_checklist_names_the_argument(train, received, digits):
 
 
 def test_overfit_copy_has_no_noise():
-    from recipes.checks import _without_noise
+    from keras_recipes.checks import _without_noise
 
     assert isinstance(_without_noise(keras.layers.SpatialDropout2D(0.3)), keras.layers.Identity)
     lstm = _without_noise(keras.layers.LSTM(4, dropout=0.5, recurrent_dropout=0.3, name="rnn"))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _cli_helpers import read_page, write_csv
 
-from recipes.cli import main
+from keras_recipes.cli import main
 
 # The thread pools are the process's: tests never let `train` change them.
 KEEP = ["--cpu-threads", "keep"]
@@ -92,8 +92,8 @@ def test_a_recipe_file_equals_the_same_flags_and_flags_override_it(tmp_path, cap
     for a, b in zip(_weights(tmp_path / "file.keras"), _weights(tmp_path / "flags.keras")):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     # a flag overrides the file, key by key
-    from recipes.cli.main import _build_parser
-    from recipes.cli.commands import resolve_recipe
+    from keras_recipes.cli.commands import resolve_recipe
+    from keras_recipes.cli.main import _build_parser
 
     args = _build_parser().parse_args(["train", "--recipe", str(tmp_path / "r.json"),
                                        "--learning-rate", "0.01", "--epochs", "1"])
@@ -142,7 +142,7 @@ def test_tune_writes_a_recipe_that_train_runs(tmp_path, capsys):
 
 
 def _parser_actions():
-    from recipes.cli.main import _build_parser
+    from keras_recipes.cli.main import _build_parser
 
     parser = _build_parser()
     sub = next(a for a in parser._actions if hasattr(a, "choices") and a.choices)
@@ -161,14 +161,14 @@ def test_help_of_every_sub_command_lists_every_flag_with_its_default(capsys):
 
 
 def test_version(capsys):
-    import recipes
+    import keras_recipes as recipes
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"keras-recipes {recipes.__version__}"
 
 
 def test_the_thread_setting_is_left_alone_unless_it_helps():
-    from recipes.cli.training_run import SMALL_NET_WEIGHTS, choose_threads, count_weights
+    from keras_recipes.cli.training_run import SMALL_NET_WEIGHTS, choose_threads, count_weights
 
     assert count_weights((28, 28), [300, 100], 10) == 266_610
     assert "keep" in choose_threads("keep", 1000, 32)

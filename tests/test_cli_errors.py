@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.cli import main
+from keras_recipes.cli import main
 
 
 def _files(tmp):

@@ -7,7 +7,7 @@ import json
 import keras
 import pytest
 
-from recipes.cli.recipe_spec import (
+from keras_recipes.cli.recipe_spec import (
     RECIPE_DEFAULTS,
     RecipeError,
     build_model,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import callbacks
-import recipes
+import keras_recipes as recipes
+from keras_recipes import callbacks
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = [(recipes, name) for name in recipes.__all__] + [
@@ -38,20 +38,56 @@ def test_public_names_have_keras_style_docstrings(package, name):
         assert signature.return_annotation is not inspect.Signature.empty, f"{name}: return type"
 
 
+def _module_name(path: Path) -> str:
+    """The installed name of a source file (recipes/ is keras_recipes, callbacks/ .callbacks)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    root = ["keras_recipes"] if parts[0] == "recipes" else ["keras_recipes", "callbacks"]
+    return ".".join(root + [p for p in parts[1:] if p != "__init__"])
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module) of every import in `path`, relative imports resolved."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([module] if module else []))
+            found.append((node.lineno, module))
+    return found
+
+
+PACKAGE_SOURCES = [path for path in [*(ROOT / "recipes").rglob("*.py"),
+                                     *(ROOT / "callbacks").rglob("*.py")]
+                   if "_old_names" not in path.parts]
+"""The package's modules (recipes/_old_names/ holds the two alias modules of the old names)."""
+
+
+def test_the_package_never_imports_its_old_names():
+    """A user's own `recipes.py` / `callbacks.py` first on sys.path cannot replace a part of it."""
+    for path in PACKAGE_SOURCES:
+        for line, module in _imports(path):
+            assert module.split(".")[0] not in ("recipes", "callbacks"), f"{path}:{line} {module}"
+
+
 def test_callbacks_never_import_recipes():
     for path in (ROOT / "callbacks").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            modules = []
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                modules = [node.module or ""]
-            assert not any(m == "recipes" or m.startswith("recipes.") for m in modules), path.name
+        for line, module in _imports(path):
+            if module.startswith("keras_recipes"):
+                assert module.startswith("keras_recipes.callbacks"), f"{path}:{line} {module}"
 
 
 def test_nothing_imports_the_cli():
-    for path in [*(ROOT / "recipes").glob("*.py"), *(ROOT / "callbacks").rglob("*.py")]:
-        assert "recipes.cli" not in path.read_text(), path.name
+    for path in PACKAGE_SOURCES:
+        if "cli" in path.relative_to(ROOT).parts:
+            continue
+        for line, module in _imports(path):
+            assert not module.startswith("keras_recipes.cli"), f"{path}:{line} {module}"
 
 
 MAX_MODULE_LINES = 450

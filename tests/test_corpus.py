@@ -18,9 +18,13 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks.activations import ActivationStats
-from callbacks.checks import InitialLossCheck
-from callbacks.gradients import GradientNormLogger, GradientWarning, VanishingGradientDetector
+from keras_recipes.callbacks.activations import ActivationStats
+from keras_recipes.callbacks.checks import InitialLossCheck
+from keras_recipes.callbacks.gradients import (
+    GradientNormLogger,
+    GradientWarning,
+    VanishingGradientDetector,
+)
 
 EPOCHS = 3
 # families that cannot pass yet for a reason in another branch (removed after merging)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.data import (
+from keras_recipes.data import (
     FASHION_MNIST_CLASSES,
     Splits,
     load_digits,
@@ -116,7 +116,7 @@ def _csv(path, header, rows):
 
 
 def test_csv_text_labels_are_classes_and_binary_gets_one_output(tmp_path):
-    from recipes.cli.user_data import load_csv
+    from keras_recipes.cli.user_data import load_csv
 
     rows = [(i, i % 7, "cat" if i % 2 else "dog") for i in range(40)]
     data = load_csv(_csv(tmp_path / "d.csv", ["a", "b", "animal"], rows), "animal")
@@ -127,7 +127,7 @@ def test_csv_text_labels_are_classes_and_binary_gets_one_output(tmp_path):
 
 
 def test_csv_task_inference_and_override(tmp_path):
-    from recipes.cli.user_data import load_csv
+    from keras_recipes.cli.user_data import load_csv
 
     few = _csv(tmp_path / "few.csv", ["a", "y"], [(i, i % 4) for i in range(60)])
     assert load_csv(few, "y").task == "multiclass" and load_csv(few, "y").n_outputs == 4
@@ -138,7 +138,7 @@ def test_csv_task_inference_and_override(tmp_path):
 
 
 def test_npz_with_a_test_set_and_standardization_from_the_training_split(tmp_path):
-    from recipes.cli.user_data import load_npz, standardize
+    from keras_recipes.cli.user_data import load_npz, standardize
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(5.0, 3.0, size=(100, 4)), rng.integers(0, 3, size=100)
@@ -159,7 +159,7 @@ def test_npz_with_a_test_set_and_standardization_from_the_training_split(tmp_pat
     ([(i, 1) for i in range(30)], "path", "one class"),
 ], ids=["missing-column", "few-per-class", "one-class"])
 def test_csv_errors_name_the_argument(tmp_path, rows, argument, words):
-    from recipes.cli.user_data import DataError, load_csv
+    from keras_recipes.cli.user_data import DataError, load_csv
 
     path = _csv(tmp_path / "d.csv", ["a", "label"], rows)
     with pytest.raises(DataError) as error:

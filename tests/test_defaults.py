@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-from recipes.defaults import (
+from keras_recipes.defaults import (
     ACTIVATION_INITIALIZERS,
     DEFAULT_DNN,
     OPTIMIZER_DEFAULTS,

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks.gradients import GradientWarning, VanishingGradientDetector
+from keras_recipes.callbacks.gradients import GradientWarning, VanishingGradientDetector
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +91,7 @@ def test_healthy_configurations_never_flag(seed):
 
 
 def test_layers_compared_leave_out_embeddings_and_every_output_head():
-    from callbacks._tap import health as _gradient_health
+    from keras_recipes.callbacks._tap import health as _gradient_health
 
     def compared(name):
         model = corpus.build(name, n=8).model
@@ -133,7 +133,7 @@ def test_clipping_already_there_is_not_prescribed_again():
 
 
 def test_summary_and_weights_read_only_at_check_points(monkeypatch):
-    from callbacks._tap import health as _gradient_health
+    from keras_recipes.callbacks._tap import health as _gradient_health
 
     reads = []
     original = _gradient_health.weight_norms
@@ -147,7 +147,7 @@ def test_summary_and_weights_read_only_at_check_points(monkeypatch):
 
 
 def test_a_backbone_model_inside_a_functional_model_is_one_chain():
-    from callbacks._tap import health as _gradient_health
+    from keras_recipes.callbacks._tap import health as _gradient_health
 
     keras.utils.set_random_seed(0)
     backbone = keras.Sequential([keras.Input((64,)),
@@ -162,7 +162,7 @@ def test_a_backbone_model_inside_a_functional_model_is_one_chain():
 
 
 def test_first_run_matches_a_row_by_row_streak():
-    from callbacks.gradient_detector import _first_run
+    from keras_recipes.callbacks.gradient_detector import _first_run
 
     rng = np.random.default_rng(0)
     for _ in range(300):
@@ -177,7 +177,7 @@ def test_first_run_matches_a_row_by_row_streak():
 
 
 def test_weight_norms_stay_exact_outside_the_float32_range():
-    from callbacks._tap import health as _gradient_health
+    from keras_recipes.callbacks._tap import health as _gradient_health
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"),
                               keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])

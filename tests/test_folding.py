@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.folding import fold_batch_norm
-from recipes.models import build_dnn
+from keras_recipes.folding import fold_batch_norm
+from keras_recipes.models import build_dnn
 
 
 def _randomize_bn(model: keras.Model, seed: int = 0) -> None:

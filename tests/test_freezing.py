@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.freezing import freeze, trainable_summary, unfreeze
-from recipes.models import build_dnn
-from recipes.optimizers import compile_recipe
+from keras_recipes.freezing import freeze, trainable_summary, unfreeze
+from keras_recipes.models import build_dnn
+from keras_recipes.optimizers import compile_recipe
 
 
 def _model(batch_norm: str = "before") -> keras.Sequential:

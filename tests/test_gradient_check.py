@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-import recipes
-from recipes.gradient_check import check_gradients
-from recipes.models import build_dnn
-from recipes.optimizers import compile_recipe
+import keras_recipes as recipes
+from keras_recipes.gradient_check import check_gradients
+from keras_recipes.models import build_dnn
+from keras_recipes.optimizers import compile_recipe
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def small(digits):
 
 
 def test_documented_import_paths_are_one_function():
-    from recipes.checks import check_gradients as from_checks
+    from keras_recipes.checks import check_gradients as from_checks
 
     assert from_checks is check_gradients is recipes.checks.check_gradients
     assert recipes.gradient_check.check_gradients is check_gradients
@@ -47,7 +47,7 @@ def test_gradient_check_agrees_and_catches_a_wrong_gradient(small, digits):
 
 def test_gradient_check_catches_wrong_sign_below_a_calibrated_output(small):
     """The calibrated head makes hidden gradients ~1000x smaller; still caught per variable."""
-    from recipes.models import output_layer
+    from keras_recipes.models import output_layer
 
     x, y = small
 

@@ -21,8 +21,8 @@ from _gradient_reference import reference_grads, sparse_ce
 from _gradient_reference import toy_data as _data
 from _gradient_reference import toy_model as _model
 
-from callbacks._tap import tap as _gradient_tap
-from callbacks.gradients import GradientNormLogger, VanishingGradientDetector
+from keras_recipes.callbacks._tap import tap as _gradient_tap
+from keras_recipes.callbacks.gradients import GradientNormLogger, VanishingGradientDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["hidden/kernel", "hidden/bias", "out/kernel", "out/bias"]
@@ -242,7 +242,7 @@ NO_TENSORFLOW = textwrap.dedent("""
     import numpy as np
     import recipes, callbacks
     import keras
-    from callbacks import GradientNormLogger, VanishingGradientDetector
+    from keras_recipes.callbacks import GradientNormLogger, VanishingGradientDetector
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8)).astype("float32"); y = rng.integers(0, 3, 64)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(5, activation="tanh"),
@@ -289,7 +289,7 @@ def test_jax_names_the_optimizers_it_cannot_see():
 
 
 def test_fine_tune_with_the_logger_gives_one_continuous_history():
-    from recipes import fine_tune
+    from keras_recipes import fine_tune
 
     x, y = _data()
     model = _model()
@@ -322,7 +322,7 @@ def test_an_epoch_longer_than_the_ring_loses_no_step():
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("shape", [(), (7,), (5, 3), (3, 3, 2, 4), (2, 5, 6)])
 def test_square_sum_is_the_sum_of_squares_for_every_rank(shape, dtype):
-    from callbacks._tap.norms import square_sum
+    from keras_recipes.callbacks._tap.norms import square_sum
 
     values = np.random.default_rng(0).normal(size=shape).astype(dtype)
     expected = float(np.sum(np.square(values.astype(np.float64))))

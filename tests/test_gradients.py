@@ -17,8 +17,8 @@ import pytest
 from _gradient_reference import reference_norms, toy_model
 from _gradient_reference import toy_data as _data
 
-from callbacks._tap import tap as _gradient_tap
-from callbacks.gradients import (
+from keras_recipes.callbacks._tap import tap as _gradient_tap
+from keras_recipes.callbacks.gradients import (
     GradientNormLogger,
     GradientProblemError,
     GradientWarning,
@@ -228,7 +228,7 @@ MIRRORED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import json, numpy as np, keras
-    from callbacks.gradients import GradientNormLogger, VanishingGradientDetector
+    from keras_recipes.callbacks.gradients import GradientNormLogger, VanishingGradientDetector
     def run(strategy):
         rng = np.random.default_rng(0)
         x = rng.normal(size=(64, 8)).astype("float32"); y = rng.integers(0, 3, 64)

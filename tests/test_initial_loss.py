@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import _initial_loss
-from callbacks.checks import InitialLossCheck, InitialLossWarning
-from recipes.checks import check_initial_loss, expected_initial_loss
-from recipes.models import build_dnn
+from keras_recipes.callbacks import _initial_loss
+from keras_recipes.callbacks.checks import InitialLossCheck, InitialLossWarning
+from keras_recipes.checks import check_initial_loss, expected_initial_loss
+from keras_recipes.models import build_dnn
 
 N = 60
 RNG = np.random.default_rng(0)

@@ -45,8 +45,8 @@ import keras
 import numpy as np
 import pytest
 
-import recipes
-from recipes import checks
+import keras_recipes as recipes
+from keras_recipes import checks
 
 # ----------------------------------------------------------------- helpers
 

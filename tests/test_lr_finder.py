@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-import recipes
-from callbacks import LRFinder, LRFinderResult
-from recipes import find_learning_rate
+import keras_recipes as recipes
+from keras_recipes import find_learning_rate
+from keras_recipes.callbacks import LRFinder, LRFinderResult
 
 
 def _state(model: keras.Model) -> list[np.ndarray]:
@@ -157,7 +157,7 @@ def test_plot_lr_finder():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recipes.plots import plot_lr_finder
+    from keras_recipes.plots import plot_lr_finder
 
     rates = np.logspace(-5, 0, 30)
     losses = 2.0 - np.tanh(np.linspace(0, 3, 30)) + np.linspace(0, 1, 30) ** 8 * 20

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import LRFinder
-from recipes import find_learning_rate
+from keras_recipes import find_learning_rate
+from keras_recipes.callbacks import LRFinder
 
 
 def _model(learning_rate=0.01):

@@ -8,14 +8,14 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.models import (
+from keras_recipes.models import (
     build_dnn,
     default_dnn,
     dense_block,
     output_layer,
     self_normalizing_dnn,
 )
-from recipes.optimizers import compile_recipe
+from keras_recipes.optimizers import compile_recipe
 
 
 def dense_layers(model):

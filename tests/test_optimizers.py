@@ -10,10 +10,10 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.defaults import OPTIMIZER_DEFAULTS
-from recipes.models import build_dnn
-from recipes.optimizers import FAST_STEPS_PER_EXECUTION, compile_recipe, make_optimizer
-from recipes.schedules import PowerSchedule
+from keras_recipes.defaults import OPTIMIZER_DEFAULTS
+from keras_recipes.models import build_dnn
+from keras_recipes.optimizers import FAST_STEPS_PER_EXECUTION, compile_recipe, make_optimizer
+from keras_recipes.schedules import PowerSchedule
 
 KERAS_CLASS = {
     "sgd": keras.optimizers.SGD, "momentum": keras.optimizers.SGD,

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import ParamScheduler, PowerScheduling, TrainingOptimizerWarning
-from callbacks.curves import (
+from keras_recipes.callbacks import ParamScheduler, PowerScheduling, TrainingOptimizerWarning
+from keras_recipes.callbacks.curves import (
     Chain,
     Cosine,
     Exponential,
@@ -21,7 +21,7 @@ from callbacks.curves import (
     Power,
     one_cycle,
 )
-from recipes.schedules import PowerSchedule
+from keras_recipes.schedules import PowerSchedule
 
 N, BATCH = 32, 8  # 4 steps per epoch
 STEPS = N // BATCH

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from recipes.plots import plot_activation_stats, plot_gradient_norms  # noqa: E402
+from keras_recipes.plots import plot_activation_stats, plot_gradient_norms  # noqa: E402
 
 
 def test_plot_gradient_norms_from_logger_history_and_keras_history():
@@ -46,7 +46,7 @@ def test_plot_activation_stats_bars():
 
 
 def test_plot_learning_curves_training_and_validation():
-    from recipes.plots import plot_learning_curves
+    from keras_recipes.plots import plot_learning_curves
 
     logs = {"loss": [2.3, 1.0, 0.5], "accuracy": [0.1, 0.6, 0.9],
             "val_loss": [2.2, 1.2, 0.9], "val_accuracy": [0.2, 0.5, 0.8],
@@ -66,7 +66,7 @@ def test_plot_learning_curves_training_and_validation():
 
 
 def test_plot_seed_spread_and_mean_curves():
-    from recipes.plots import plot_mean_curves, plot_seed_spread
+    from keras_recipes.plots import plot_mean_curves, plot_seed_spread
 
     ax = plot_seed_spread({"selu": [0.9, 0.92, 0.94], "elu": [0.95]}, title="t")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["selu", "elu"]

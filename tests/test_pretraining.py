@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.pretraining import greedy_layerwise_pretraining
-from recipes.transfer import reuse_pretrained
+from keras_recipes.pretraining import greedy_layerwise_pretraining
+from keras_recipes.transfer import reuse_pretrained
 
 
 def test_each_stage_reconstruction_loss_falls(digits):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from _cli_helpers import read_page, write_csv
 
-from recipes.cli import main
-from recipes.cli.report import render_html, write_report
+from keras_recipes.cli import main
+from keras_recipes.cli.report import render_html, write_report
 
 
 def test_lr_find_writes_its_report_with_the_sweep_plot(tmp_path, capsys):
@@ -27,7 +27,7 @@ def test_lr_find_writes_its_report_with_the_sweep_plot(tmp_path, capsys):
 
 
 def test_checklist_on_a_saved_model_writes_its_report(tmp_path, capsys):
-    import recipes
+    import keras_recipes as recipes
 
     data, report = write_csv(tmp_path / "d.csv"), tmp_path / "check"
     model = recipes.compile_recipe(recipes.build_dnn((3,), 3, hidden=(8,)), "adam")

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from callbacks.gradients import GradientNormLogger, VanishingGradientDetector
+from keras_recipes.callbacks.gradients import GradientNormLogger, VanishingGradientDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ LOAD = textwrap.dedent("""
         warnings.simplefilter("error", UserWarning)
         mid = keras.saving.load_model(path + "/mid.keras")
         end = keras.saving.load_model(path + "/end.keras")
-    assert not any(m.startswith("callbacks") for m in sys.modules)
+    assert not any(m.split(".")[0] in ("keras_recipes", "callbacks") for m in sys.modules)
     x = np.load(path + "/x.npy")
     np.testing.assert_allclose(end.predict(x, verbose=0), np.load(path + "/pred.npy"),
                                rtol=1e-6)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.schedules import SCHEDULE_NAMES, PowerSchedule, make_schedule
+from keras_recipes.schedules import SCHEDULE_NAMES, PowerSchedule, make_schedule
 
 STEPS = np.arange(0, 100_001)
 

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks import MomentumScheduling, OneCycleScheduler, PowerScheduling
-from recipes.schedules import PowerSchedule
+from keras_recipes.callbacks import MomentumScheduling, OneCycleScheduler, PowerScheduling
+from keras_recipes.schedules import PowerSchedule
 
 N, BATCH = 32, 8  # 4 steps per epoch
 
@@ -366,7 +366,7 @@ def test_plot_learning_rate_from_history_batch_logs_and_values():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recipes.plots import plot_learning_rate
+    from keras_recipes.plots import plot_learning_rate
 
     ax = plot_learning_rate({"loss": [3, 2, 1], "learning_rate": [0.1, 0.05, 0.01]})
     assert ax.get_xlabel() == "epoch" and list(ax.get_lines()[0].get_ydata()) == [0.1, 0.05, 0.01]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import keras_tuner
 import pytest
 
-from recipes.search_space import Choice, Fixed, Range, categorical_space, choices, numeric_space
+from keras_recipes.search_space import (
+    Choice,
+    Fixed,
+    Range,
+    categorical_space,
+    choices,
+    numeric_space,
+)
 
 
 def test_the_language_reads_into_typed_values():

@@ -6,7 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks._structure import arrays, output_names, per_output, pick_output, repeat, take
+from keras_recipes.callbacks._structure import (
+    arrays,
+    output_names,
+    per_output,
+    pick_output,
+    repeat,
+    take,
+)
 
 
 def test_take_repeat_and_arrays_follow_lists_and_dicts():

@@ -12,14 +12,14 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.threads import set_cpu_threads
+from keras_recipes.threads import set_cpu_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 
 TRAIN = textwrap.dedent("""
     import sys
     import numpy as np
-    import recipes
+    import keras_recipes as recipes
     print(recipes.set_cpu_threads(int(sys.argv[2])))
     import keras
     rng = np.random.default_rng(0)

@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.data import split_for_transfer
-from recipes.freezing import unfreeze
-from recipes.models import build_dnn
-from recipes.optimizers import compile_recipe
-from recipes.transfer import fine_tune, reuse_pretrained
+from keras_recipes.data import split_for_transfer
+from keras_recipes.freezing import unfreeze
+from keras_recipes.models import build_dnn
+from keras_recipes.optimizers import compile_recipe
+from keras_recipes.transfer import fine_tune, reuse_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +220,8 @@ def test_fine_tune_with_a_loss_for_a_head_that_implies_none(model_a, split):
 
 
 def test_tasks_match_infer_task():
-    from recipes.heads import TASKS, output_layer
-    from recipes.optimizers import infer_task
+    from keras_recipes.heads import TASKS, output_layer
+    from keras_recipes.optimizers import infer_task
 
     for task, units in (("multiclass", 3), ("binary", 1), ("multilabel", 4), ("regression", 2)):
         assert task in TASKS

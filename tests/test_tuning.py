@@ -11,8 +11,8 @@ import keras
 import keras_tuner
 import pytest
 
-from recipes.defaults import initializer_for
-from recipes.tuning import DNNHyperModel
+from keras_recipes.defaults import initializer_for
+from keras_recipes.tuning import DNNHyperModel
 
 # A narrow space so that the smoke tests take a few seconds per tuner.
 SMALL = {"n_hidden": (1, 2), "units": (16, 64), "activations": ("elu", "selu"),
@@ -215,9 +215,9 @@ def _package_callbacks():
     """The package's callbacks; a missing module fails loudly (it is part of the API)."""
     made = []
     for module, name, kwargs in (
-        ("callbacks.gradients", "GradientNormLogger", {}),
-        ("callbacks.gradients", "VanishingGradientDetector", {"action": "warn"}),
-        ("callbacks.scheduling", "PowerScheduling", {"s": 100.0}),
+        ("keras_recipes.callbacks.gradients", "GradientNormLogger", {}),
+        ("keras_recipes.callbacks.gradients", "VanishingGradientDetector", {"action": "warn"}),
+        ("keras_recipes.callbacks.scheduling", "PowerScheduling", {"s": 100.0}),
     ):
         made.append(getattr(importlib.import_module(module), name)(**kwargs))
     return made

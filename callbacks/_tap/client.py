@@ -15,9 +15,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._tap import tap as _gradient_tap
-from callbacks._base import CallbackBase
-from callbacks._validation import require_compiled
+from .._base import CallbackBase
+from .._validation import require_compiled
+from . import tap as _gradient_tap
 
 
 class _TapClient(CallbackBase):

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from callbacks._tap.norms import (
+from .norms import (
     Channel,
     accumulated_gradients,
     has_columns,
@@ -43,7 +43,7 @@ from callbacks._tap.norms import (
 )
 
 if TYPE_CHECKING:
-    from callbacks._tap.tap import GradientTap
+    from .tap import GradientTap
 
 __all__ = ["rows_of_step", "wrap_all_reduce", "wrap_apply", "wrap_epoch_logs", "wrap_outer_apply",
            "wrap_train_step"]

@@ -67,7 +67,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from callbacks._tap.norms import (
+from .norms import (
     Channel,
     drop_variables,
     is_tf,
@@ -79,7 +79,7 @@ from callbacks._tap.norms import (
     trainable_by_nature,
     variable_names,
 )
-from callbacks._tap.step import (
+from .step import (
     wrap_all_reduce,
     wrap_apply,
     wrap_epoch_logs,

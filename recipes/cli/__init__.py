@@ -15,6 +15,6 @@ keras-recipes tune --trials 10 --epochs 5
 ```
 """
 
-from recipes.cli.main import main
+from .main import main
 
 __all__ = ["main"]

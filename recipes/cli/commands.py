@@ -101,7 +101,7 @@ def resolve_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     Args:
         args: parsed arguments with `recipe` and one `recipe_<key>` per key.
     """
-    from recipes.cli.recipe_spec import RECIPE_KEYS, RecipeError, load_recipe, validate_recipe
+    from .recipe_spec import RECIPE_KEYS, RecipeError, load_recipe, validate_recipe
 
     from_file: dict[str, Any] = {}
     if getattr(args, "recipe", None):
@@ -138,8 +138,8 @@ def load_data(args: argparse.Namespace, *, standardize: bool = True) -> tuple[An
         args: parsed arguments with `data`, `target`, `task`.
         standardize: rescale the inputs (training-split mean and std).
     """
-    from recipes import data as datasets
-    from recipes.cli import user_data
+    from .. import data as datasets
+    from . import user_data
 
     source, target = args.data, getattr(args, "target", None)
     task = getattr(args, "task", "auto")
@@ -325,7 +325,7 @@ def run_header(command: str) -> dict[str, Any]:
     Args:
         command: the sub-command.
     """
-    from recipes.cli.report import versions
+    from .report import versions
 
     found = versions()
     return {"title": f"keras-recipes {command}", "command": command,

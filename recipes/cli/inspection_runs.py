@@ -11,7 +11,7 @@ from typing import Any
 
 import keras
 
-from recipes.cli import commands
+from . import commands
 
 
 def _figure_backend() -> None:
@@ -32,9 +32,9 @@ def run_lr_find(args: argparse.Namespace) -> int:
     Args:
         args: the parsed `lr-find` arguments.
     """
-    from recipes.lr_finder import MIN_SWEEP_STEPS, find_learning_rate
-    from recipes.models import default_dnn
-    from recipes.cli.report import write_report
+    from ..lr_finder import MIN_SWEEP_STEPS, find_learning_rate
+    from ..models import default_dnn
+    from .report import write_report
 
     if args.min_rate >= args.max_rate:
         raise commands.UsageError("--min-rate", args.min_rate,
@@ -60,7 +60,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
           f"{' (stopped early: the loss diverged)' if result.stopped_early else ''}.")
     print(f"Suggested learning rate: {result.suggested_learning_rate:.3g}")
     _figure_backend()
-    from recipes.plots import plot_lr_finder
+    from ..plots import plot_lr_finder
 
     figure = plot_lr_finder(result).figure
     if args.plot:
@@ -100,7 +100,7 @@ def load_user_model(path: str) -> keras.Model:
     """
     import zipfile
 
-    import recipes  # noqa: F401 - registers the package's serializable objects
+    from ... import schedules  # noqa: F401 - registers the package's serializable objects
 
     if not Path(path).exists():
         raise commands.UsageError("--model", path, "no such file")
@@ -131,9 +131,9 @@ def run_checklist(args: argparse.Namespace) -> int:
     Args:
         args: the parsed `checklist` arguments.
     """
-    from recipes.checks import run_checklist as checklist
-    from recipes.models import default_dnn
-    from recipes.cli.report import write_report
+    from ..checks import run_checklist as checklist
+    from ..models import default_dnn
+    from .report import write_report
 
     data, description = commands.load_data(args)
     print(commands.describe_data(description))
@@ -193,9 +193,9 @@ def run_tune(args: argparse.Namespace) -> int:
     """
     import keras_tuner
 
-    from recipes.cli.recipe_spec import recipe_from_hyperparameters, save_recipe
-    from recipes.cli.report import write_report
-    from recipes.tuning import DNNHyperModel
+    from ..tuning import DNNHyperModel
+    from .recipe_spec import recipe_from_hyperparameters, save_recipe
+    from .report import write_report
 
     data, description = commands.load_data(args)
     keras.utils.set_random_seed(args.seed)

@@ -94,8 +94,8 @@ def _add_report(parser: argparse.ArgumentParser, name: str, *, seed: bool = True
 
 
 def _add_recipe_flags(train: argparse.ArgumentParser) -> None:
-    from recipes.defaults import ACTIVATION_ALIASES, ACTIVATION_INITIALIZERS
-    from recipes.cli.recipe_spec import (
+    from ..defaults import ACTIVATION_ALIASES, ACTIVATION_INITIALIZERS
+    from .recipe_spec import (
         BATCH_NORM,
         OPTIMIZER_DEFAULTS,
         PLAIN_DEFAULTS,
@@ -128,12 +128,12 @@ def _add_recipe_flags(train: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    import recipes
+    from .. import __version__
 
     parser = _Parser(prog="keras-recipes", description="Train deep networks the way the "
                      "lectures teach (keras-training-recipes).")
     parser.add_argument("--version", action="version",
-                        version=f"keras-recipes {recipes.__version__}",
+                        version=f"keras-recipes {__version__}",
                         help="print the version and exit (default: off)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
@@ -191,7 +191,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_report(checklist, "checklist")
     checklist.set_defaults(handler="checklist")
 
-    from recipes.cli.inspection_runs import TUNERS
+    from .inspection_runs import TUNERS
 
     tune = commands.add_parser("tune", help="search the lectures' DNN hyper-parameters with "
                                "keras-tuner (DNNHyperModel); writes the best recipe")
@@ -239,14 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version, or a bad argument (status 2)
         return int(done.code or 0)
-    from recipes.cli.commands import UsageError
+    from .commands import UsageError
 
     try:
         if args.handler == "train":
-            from recipes.cli.training_run import run_train
+            from .training_run import run_train
 
             return run_train(args)
-        from recipes.cli import inspection_runs
+        from . import inspection_runs
 
         return {"lr_find": inspection_runs.run_lr_find, "checklist": inspection_runs.run_checklist,
                 "tune": inspection_runs.run_tune}[args.handler](args)

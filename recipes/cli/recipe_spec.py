@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from recipes.defaults import DEFAULT_DNN, OPTIMIZER_DEFAULTS, canonical_activation
+from ..defaults import DEFAULT_DNN, OPTIMIZER_DEFAULTS, canonical_activation
 
 SCHEDULES = ("power", "exponential", "cosine")
 BATCH_NORM = ("none", "before", "after")
@@ -318,9 +318,9 @@ def build_model(recipe: Mapping[str, Any], input_shape: tuple[int, ...], n_outpu
         steps_per_epoch: optimizer steps per epoch (for the schedule's default length).
         fast: `compile_recipe(fast=...)`.
     """
-    from recipes.models import build_dnn
-    from recipes.optimizers import compile_recipe
-    from recipes.schedules import make_schedule
+    from ..models import build_dnn
+    from ..optimizers import compile_recipe
+    from ..schedules import make_schedule
 
     model = build_dnn(input_shape, n_outputs, hidden=tuple(recipe["hidden"]),
                       activation=recipe["activation"], initializer=recipe["initializer"],

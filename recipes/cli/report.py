@@ -52,9 +52,9 @@ def versions() -> dict[str, str]:
     """
     import keras
 
-    import recipes
+    from .. import __version__
 
-    found = {"keras-training-recipes": recipes.__version__, "keras": keras.__version__,
+    found = {"keras-training-recipes": __version__, "keras": keras.__version__,
              "backend": keras.backend.backend(), "python": platform.python_version()}
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(found["backend"])
     if module is not None:

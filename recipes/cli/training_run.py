@@ -18,7 +18,7 @@ from typing import Any
 
 import keras
 
-from recipes.cli import commands
+from . import commands
 
 SMALL_NET_WEIGHTS = 1_000_000
 """`--cpu-threads auto` uses one thread for nets up to this many weights ..."""
@@ -72,7 +72,7 @@ def choose_threads(setting: str, weights: int, batch_size: int) -> str:
         return (f"left as is ({weights} weights, batch {batch_size}: TensorFlow's default is "
                 "faster for nets this size)")
     wanted = 1 if setting == "auto" else int(setting)
-    from recipes.threads import set_cpu_threads
+    from ..threads import set_cpu_threads
 
     try:
         in_force = set_cpu_threads(wanted)
@@ -98,7 +98,7 @@ def gradient_monitors(model: keras.Model) -> tuple[list, str | None]:
     Args:
         model: the compiled model.
     """
-    from callbacks import GradientNormLogger, VanishingGradientDetector
+    from ..callbacks import GradientNormLogger, VanishingGradientDetector
 
     logger = GradientNormLogger()
     try:
@@ -125,7 +125,7 @@ def _figures(history: Any, metrics: list[str], logger: Any, stats: Any) -> dict[
     import matplotlib
 
     matplotlib.use("Agg")
-    from recipes.plots import plot_activation_stats, plot_gradient_norms, plot_learning_curves
+    from ..plots import plot_activation_stats, plot_gradient_norms, plot_learning_curves
 
     figures = {"learning curves": plot_learning_curves(history, metrics)[0].figure}
     if logger is not None and logger.history.get("step"):
@@ -154,12 +154,12 @@ def run_train(args: argparse.Namespace) -> int:
     Args:
         args: the parsed `train` arguments.
     """
-    from callbacks import ActivationStats, InitialLossCheck
-    from callbacks.checks import InitialLossWarning
-    from callbacks.gradients import GradientWarning
-    from recipes.checks import run_checklist
-    from recipes.cli.recipe_spec import build_model
-    from recipes.cli.report import write_report
+    from ..callbacks import ActivationStats, InitialLossCheck
+    from ..callbacks.checks import InitialLossWarning
+    from ..callbacks.gradients import GradientWarning
+    from ..checks import run_checklist
+    from .recipe_spec import build_model
+    from .report import write_report
 
     started = time.perf_counter()
     recipe, flags = commands.resolve_recipe(args)

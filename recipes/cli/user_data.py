@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from recipes.data import Splits
+from ..data import Splits
 
 TASKS = ("auto", "classes", "regression")
 MAX_CLASSES = 20

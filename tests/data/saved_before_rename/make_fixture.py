@@ -1,10 +1,22 @@
 """Writes tests/data/saved_before_rename/ with the package as it was before the keras_recipes root."""
-import json, sys
-import numpy as np, keras
+import json
+import sys
+
+import keras
+import numpy as np
+
 import recipes
-from callbacks import (GradientNormLogger, VanishingGradientDetector, PowerScheduling,
-                       OneCycleScheduler, MomentumScheduling, ParamScheduler, LRFinder)
-from callbacks import curves
+from callbacks import (
+                       GradientNormLogger,
+                       LRFinder,
+                       MomentumScheduling,
+                       OneCycleScheduler,
+                       ParamScheduler,
+                       PowerScheduling,
+                       VanishingGradientDetector,
+                       curves,
+)
+
 out = sys.argv[1]
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
