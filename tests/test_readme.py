@@ -1,4 +1,8 @@
-"""The README's quickstart is what CI runs."""
+"""The README is the front door: its quickstart is what CI runs, it stays short, and its links hold.
+
+The backend facts live in docs/backends.md, the other topics in docs/*.md, the figures in
+BENCHMARKS.md; the README links every docs page.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,39 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+README_LIMIT = 8000  # characters: what it is, the two commands, three examples, where to read on
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def docs_pages() -> list[Path]:
+    return sorted((ROOT / "docs").glob("*.md"))
+
+
+def backends_page() -> str:
+    return (ROOT / "docs" / "backends.md").read_text()
+
+
+def without_code_blocks(text: str) -> str:
+    """Markdown without its fenced code blocks (a `# comment` there is no heading)."""
+    return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives the headings (lower case, no punctuation, `-` for spaces)."""
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    for heading in re.findall(r"^#{1,6} +(.+?) *$", without_code_blocks(path.read_text()), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)  # GitHub numbers repeated headings: slug, slug-1, ...
+        found.add(slug if count == 0 else f"{slug}-{count}")
+        seen[slug] = count + 1
+    return found
+
+
+def relative_links(path: Path) -> list[str]:
+    text = re.sub(r"`[^`\n]*`", "", without_code_blocks(path.read_text()))  # no links in code
+    return [target for target in LINK.findall(text)
+            if not re.match(r"[a-z][a-z0-9+.-]*:", target)]  # http:, https:, mailto: ...
 
 
 def quickstart_commands() -> list[str]:
@@ -46,8 +83,8 @@ def test_the_jax_extra_is_documented_and_pinned():
     jax = project["optional-dependencies"]["jax"]
     assert {d.split(">")[0] for d in jax} == {"jax", "jaxlib"}
     assert all("<" in d for d in jax)  # a range we run, not an open one
-    readme = (ROOT / "README.md").read_text()
-    assert '".[jax]"' in readme and "KERAS_BACKEND=jax" in readme and "keras.json" in readme
+    backends = backends_page()
+    assert '".[jax]"' in backends and "KERAS_BACKEND=jax" in backends and "keras.json" in backends
 
 
 def test_the_torch_extra_is_documented_with_its_test_command():
@@ -56,15 +93,53 @@ def test_the_torch_extra_is_documented_with_its_test_command():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     torch = project["optional-dependencies"]["torch"]
     assert [d.split(">")[0] for d in torch] == ["torch"] and all("<" in d for d in torch)
-    backends = (ROOT / "README.md").read_text().split("## Backends", 1)[1].split("\n## ", 1)[0]
+    backends = backends_page().split("## PyTorch", 1)[1].split("\n## ", 1)[0]
     assert '".[dev,torch]"' in backends
     assert "KERAS_BACKEND=torch python -m pytest" in backends
+
+
+def test_readme_is_short():
+    size = len((ROOT / "README.md").read_text())
+    assert size <= README_LIMIT, f"README.md is {size} characters; at most {README_LIMIT}"
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves():
+    """Each link's file exists, and a `#fragment` names a heading of that file."""
+    broken = []
+    for page in [ROOT / "README.md", ROOT / "BENCHMARKS.md", *docs_pages()]:
+        for target in relative_links(page):
+            file_part, _, fragment = target.partition("#")
+            linked = (page.parent / file_part).resolve() if file_part else page
+            if not linked.is_file():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif fragment and linked.suffix == ".md" and fragment not in anchors(linked):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken
+
+
+def test_the_readme_links_every_docs_page_and_the_benchmarks():
+    linked = {(ROOT / target.partition("#")[0]).resolve()
+              for target in relative_links(ROOT / "README.md")}
+    assert docs_pages()
+    pages = [*docs_pages(), ROOT / "BENCHMARKS.md"]
+    unlinked = [path.relative_to(ROOT).as_posix() for path in pages if path.resolve() not in linked]
+    assert not unlinked
+
+
+def test_the_examples_import_the_package_by_its_own_name():
+    """`keras_recipes`, not the bare `recipes` / `callbacks` a user's own file would shadow."""
+    bare = re.compile(r"^\s*(import (recipes|callbacks)\b|from (recipes|callbacks)\b)", re.M)
+    offenders = [f"{page.relative_to(ROOT)}: {match.group(0).strip()}"
+                 for page in [ROOT / "README.md", *docs_pages()]
+                 for block in re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)
+                 for match in bare.finditer(block)]
+    assert not offenders
 
 
 def test_no_pre_keras_3_spellings_in_code():
     """No `lr=` keyword and no `tf.keras` in the code (docstrings may quote the slides)."""
     offenders = []
-    for path in [*ROOT.glob("recipes/*.py"), *ROOT.glob("callbacks/*.py"),
+    for path in [*ROOT.glob("recipes/**/*.py"), *ROOT.glob("callbacks/**/*.py"),
                  *ROOT.glob("benchmarks/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and any(k.arg == "lr" for k in node.keywords):
