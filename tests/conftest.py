@@ -7,7 +7,7 @@ that names the backend in use; `@pytest.mark.tensorflow_only(reason="...")` adds
 A slow test of backend-neutral code (keras-tuner's gRPC oracle, search-space rules) is
 marked `@pytest.mark.backend_neutral(reason="...")`: it runs once, in the TensorFlow run,
 to keep the JAX run lean.
-PyTorch (`KERAS_BACKEND=torch`, not in CI; README "Backends" says how to run it): a test
+PyTorch (`KERAS_BACKEND=torch`, not in CI; docs/backends.md says how to run it): a test
 marked `@pytest.mark.torch_unsupported(reason="...")` is skipped there, with its reason and
 the backend's name. It marks a test of a situation Keras's torch backend cannot produce
 (`steps_per_execution > 1`, which its trainer rejects; a train step compiled once, where

@@ -28,7 +28,7 @@ place that picks the backend's gradient function).
 | C17 | 002 | 2000 samples, batch 500 -> 4 iterations per epoch; < 3000 samples: full batch |
 | C18 | 000 | default batch size 32, default learning rate 0.01 |
 
-Slips (README "Notes on the slides"): S1 000 dL/do of (y-o)^2 written 2(y-o);
+Slips (docs/slides.md): S1 000 dL/do of (y-o)^2 written 2(y-o);
 S2 001 clipnorm fed [0.9, 1000] but printed for [0.9, 100]; S3 001 ELU with the
 threshold at z < 1; S4 001 better init written std sqrt(n_in); S5 001
 `LeakyReLU(alpha=0.2)` (Keras 3: `negative_slope`, default 0.3; text: 0.01);
