@@ -38,6 +38,9 @@ _EXPORTS = {
     "build_dnn": ".models",
     "default_dnn": ".models",
     "self_normalizing_dnn": ".models",
+    "deep_dnn": ".deep_nets",
+    "DEEP_DNN": ".deep_nets",
+    "warmup_cosine": ".deep_nets",
     "output_layer": ".heads",
     # optimizers and schedules
     "make_optimizer": ".optimizers",
@@ -61,6 +64,10 @@ _EXPORTS = {
     "DNNHyperModel": ".tuning",
     # checklists
     "run_checklist": ".checks",
+    # comparing recipes over seeds
+    "compare": ".compare",
+    "Recipe": ".compare",
+    "Comparison": ".comparison",
     # process-wide CPU threads (the other half of the fast path)
     "set_cpu_threads": ".threads",
 }
@@ -69,6 +76,7 @@ _SUBMODULES = (
     "callbacks", "check_results", "checks", "cli", "data", "defaults", "folding", "freezing",
     "gradient_check", "heads", "lr_finder", "models", "optimizers", "plots", "pretraining",
     "schedules", "search_space", "threads", "transfer", "tuning",
+    "comparison", "deep_nets",  # `compare` is bound to the function below, not to its module
 )
 
 __all__ = sorted(_EXPORTS)
@@ -83,6 +91,11 @@ if __name__ != "keras_recipes":
 # Modules that register Keras-serializable objects are imported eagerly, so that
 # `import keras_recipes` is all `keras.models.load_model` needs (no `custom_objects`).
 importlib.import_module(".schedules", __name__)
+
+if __name__ == "keras_recipes":
+    # `compare` names a module and the function it defines: import the module now and bind
+    # the name to the function, so that no later `import keras_recipes.compare` rebinds it.
+    compare = importlib.import_module(".compare", __name__).compare
 
 
 def __getattr__(name: str) -> Any:

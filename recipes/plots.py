@@ -474,3 +474,53 @@ def plot_mean_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
     return ax
+
+
+def plot_comparison(
+    comparison: Any,
+    *,
+    keys: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Any:
+    """Overlay the learning curves of a comparison: mean over seeds, min-max band, one panel a key.
+
+    Example:
+
+    ```python
+    result = recipes.compare({"sick": sick, "deep_dnn": deep}, data, seeds=5)
+    axes = plot_comparison(result, keys=("loss", "val_accuracy"))
+    ```
+
+    Args:
+        comparison: what `recipes.compare` returned, or its summary
+            (`Comparison.summary()`, or a summary.json read back).
+        keys: the logged curves to draw, one panel each (default: `"loss"`
+            and the validation curve of the judged metric).
+        title: the figure's title.
+
+    Returns:
+        The list of matplotlib Axes, one per key.
+    """
+    import matplotlib.pyplot as plt
+
+    summary = comparison.summary() if hasattr(comparison, "summary") else comparison
+    if not isinstance(summary, Mapping) or "curves" not in summary:
+        raise TypeError("`comparison` must be what recipes.compare returned or its summary "
+                        f"(with 'curves'); received {type(comparison).__name__}.")
+    curves = summary["curves"]
+    keys = list(keys or ("loss", f"val_{summary['metric']}"))
+    for key in keys:
+        missing = [name for name, logged in curves.items() if key not in logged]
+        if missing:
+            raise ValueError(f"`keys` holds {key!r}, which recipes {missing} did not log; "
+                             f"accepted: {sorted(set.intersection(*map(set, curves.values())))}.")
+    figure, axes = plt.subplots(1, len(keys), figsize=(6.5 * len(keys), 4.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        runs = {name: [[float(v) for v in run] for run in logged[key]]
+                for name, logged in curves.items()}
+        plot_mean_curves(runs, ylabel=key, log="loss" in key, ax=ax,
+                         title=f"{key}: mean over {len(summary['seeds'])} seeds, min-max band")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return list(axes[0])
