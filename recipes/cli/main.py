@@ -215,6 +215,10 @@ def _build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--quiet", action="store_true",
                       help="no per-trial progress output (default: off)")
     tune.set_defaults(handler="tune")
+
+    from .compare_run import add_parser as add_compare
+
+    add_compare(commands)
     return parser
 
 
@@ -246,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .training_run import run_train
 
             return run_train(args)
+        if args.handler == "compare":
+            from .compare_run import run_compare
+
+            return run_compare(args)
         from . import inspection_runs
 
         return {"lr_find": inspection_runs.run_lr_find, "checklist": inspection_runs.run_checklist,
