@@ -100,7 +100,7 @@ def load_user_model(path: str) -> keras.Model:
     """
     import zipfile
 
-    from ... import schedules  # noqa: F401 - registers the package's serializable objects
+    from .. import schedules  # noqa: F401 - registers the package's serializable objects
 
     if not Path(path).exists():
         raise commands.UsageError("--model", path, "no such file")
