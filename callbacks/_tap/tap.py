@@ -128,7 +128,7 @@ class GradientTap:
             capacity = max(capacity, int(steps_per_epoch or 4096) + 2 * spe)
         self.capacity = capacity
         self.local = threading.local()  # MirroredStrategy traces replicas in threads
-        self.fit: int | None = None  # id of the History of the fit that installed the tap
+        self.fit_id: int | None = None  # id of the History of the fit that installed the tap
         self.installed = False
         self.warned = False  # the 'applies no gradients' warning was given
         self.patches = _keras_internals.Patches()
@@ -227,7 +227,7 @@ class GradientTap:
         def make_train_function(force=False):
             # `fit` calls this before on_train_begin, with a new History on the model:
             # a tap still here then was left by a fit aborted before on_train_end.
-            if _TAPS.get(self.model) is self and self.fit != id(
+            if _TAPS.get(self.model) is self and self.fit_id != id(
                     getattr(self.model, "history", None)):
                 release_all(self.model)
                 return self.model.make_train_function(force=force)
@@ -285,12 +285,12 @@ def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = Fal
     # and on_train_begin: a tap from another fit was left by an aborted fit.
     fit = id(getattr(model, "history", None))
     tap = _TAPS.get(model)
-    if tap is not None and tap.fit != fit:
+    if tap is not None and tap.fit_id != fit:
         release_all(model)
         tap = None
     if tap is None:
         tap = GradientTap(model, steps_per_epoch)
-        tap.fit = fit
+        tap.fit_id = fit
         _TAPS[model] = tap
     try:
         tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix,
