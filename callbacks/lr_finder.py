@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from ._scheduling_base import _iterations
-from ._validation import check_fraction, check_number, check_positive
+from ._validation import check_fraction, check_greater, check_number, check_positive
 from .curves import Exponential
 from .param_scheduler import ParamScheduler
 
@@ -164,12 +164,8 @@ class LRFinder(ParamScheduler):
         super().__init__({"learning_rate": None}, per="step")
         self.min_learning_rate = float(check_positive("min_learning_rate", min_learning_rate))
         self.max_learning_rate = float(check_positive("max_learning_rate", max_learning_rate))
-        if self.max_learning_rate <= self.min_learning_rate:
-            raise ValueError(
-                "`max_learning_rate` must be greater than `min_learning_rate`; received "
-                f"max_learning_rate={max_learning_rate!r} <= "
-                f"min_learning_rate={min_learning_rate!r}."
-            )
+        check_greater("max_learning_rate", self.max_learning_rate, "min_learning_rate",
+                      self.min_learning_rate)
         if num_steps is not None:
             num_steps = int(check_number("num_steps", num_steps, minimum=2, integer=True))
         self.num_steps = num_steps

@@ -29,7 +29,7 @@ from ._scheduling_base import (
     _iterations,
     _momentum_attribute,
 )
-from ._validation import check_non_negative, check_number, check_positive
+from ._validation import check_greater, check_non_negative, check_number, check_positive
 from .curves import Power, one_cycle
 from .param_scheduler import Curve, ParamScheduler
 
@@ -222,12 +222,8 @@ class OneCycleScheduler(ParamScheduler):
         self.initial_learning_rate = float(
             check_positive("initial_learning_rate", initial_learning_rate)
         )
-        if self.max_learning_rate <= self.initial_learning_rate:
-            raise ValueError(
-                "`max_learning_rate` must be greater than `initial_learning_rate`; received "
-                f"max_learning_rate={max_learning_rate!r} <= "
-                f"initial_learning_rate={self.initial_learning_rate!r}."
-            )
+        check_greater("max_learning_rate", self.max_learning_rate, "initial_learning_rate",
+                      self.initial_learning_rate)
         if final_learning_rate is None:
             final_learning_rate = self.initial_learning_rate / 1000.0
         self.final_learning_rate = float(

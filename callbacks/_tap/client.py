@@ -78,8 +78,7 @@ class _TapClient(CallbackBase):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # `batch` is the last step of the execution (steps_per_execution counts).
-        tap = getattr(self, "_tap", None)
-        if tap is None:
+        if getattr(self, "_tap", None) is None:
             return
         with self._lock:
             self._epoch_steps = max(self._epoch_steps, batch + 1)
