@@ -1,4 +1,4 @@
-"""PowerScheduling, OneCycleScheduler and MomentumScheduling (callbacks/scheduling.py, momentum.py)."""
+"""PowerScheduling, OneCycleScheduler, MomentumScheduling (callbacks/scheduling.py, momentum.py)."""
 
 from __future__ import annotations
 
