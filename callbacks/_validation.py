@@ -80,6 +80,14 @@ def check_fraction(name: str, value: Any, *, include_one: bool = False) -> Any:
     return check_number(name, value, minimum=0, maximum=1, max_inclusive=include_one)
 
 
+def check_greater(name: str, value: float, other_name: str, other: float) -> float:
+    """Return `value` if it is greater than `other`, the value of argument `other_name`."""
+    if not value > other:
+        raise ValueError(f"`{name}` must be greater than `{other_name}`; received "
+                         f"{name}={value!r} <= {other_name}={other!r}.")
+    return value
+
+
 def require_compiled(model: Any, who: str) -> None:
     """Raise a clear `RuntimeError` if `model` has not been compiled."""
     if model is None or not getattr(model, "compiled", False) or model.optimizer is None:

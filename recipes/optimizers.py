@@ -8,6 +8,7 @@ from typing import Any
 import keras
 
 from . import _backend
+from .callbacks import _keras_internals
 from .callbacks._initial_loss import loss_kind
 from .callbacks._structure import output_names, pick_output
 from .callbacks._validation import (
@@ -166,7 +167,7 @@ def _output_layers(model: keras.Model) -> dict[str, tuple[Any, int | None]]:
     names = output_names(model)
     if len(outputs) == len(names) and outputs:
         return {
-            name: (tensor._keras_history.operation,
+            name: (_keras_internals.producer(tensor)[0],
                    tensor.shape[-1] if len(tensor.shape) > 1 else 1)
             for name, tensor in zip(names, outputs)
         }

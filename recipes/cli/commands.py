@@ -19,6 +19,8 @@ from typing import Any
 
 import keras
 
+from ..callbacks.gradients import gradient_norm_key
+
 DATA_SETS = ("digits", "fashion-mnist")
 
 
@@ -230,7 +232,7 @@ def shown_in_progress_bar(key: str) -> bool:
     Args:
         key: a key of Keras's logs.
     """
-    return "/" not in key or key.endswith("grad_norm/global")
+    return "/" not in key or key.endswith(gradient_norm_key())
 
 
 class CleanProgressBar(keras.callbacks.ProgbarLogger):
