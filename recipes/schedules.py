@@ -20,6 +20,7 @@ from .callbacks._validation import (
     check_positive,
 )
 from .callbacks.curves import power_decay
+from .defaults import SCHEDULE_NAMES
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -73,9 +74,6 @@ class PowerSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "c": self.c,
             "name": self.name,
         }
-
-
-SCHEDULE_NAMES = ("power", "exponential", "piecewise_constant", "cosine")
 
 
 def make_schedule(
