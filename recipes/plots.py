@@ -195,8 +195,8 @@ def plot_lr_finder(
 
     The smoothed loss is the solid line, the per-batch losses are faint
     dots; the y axis is clipped a little above the starting loss so that
-    the divergence at the end does not squash the interesting part (the plot
-    says how many batch losses lie above it). Vertical lines mark the
+    the divergence at the end does not squash the interesting part (the
+    legend, below the plot, says how many batch losses lie outside it). Vertical lines mark the
     suggested rate and the rate at the minimum; the legend says how one
     follows from the other.
 
@@ -234,15 +234,15 @@ def plot_lr_finder(
         ax.plot(rates, losses, ".", color="tab:gray", alpha=0.4, markersize=3, label="batch loss")
     ax.plot(rates, smoothed, color="tab:blue", label="smoothed loss")
     finite = smoothed[np.isfinite(smoothed)]
+    note = None
     if finite.size:
         low, high = float(finite.min()), float(finite[0])
-        top = high + 0.5 * (high - low + 1e-12)
-        ax.set_ylim(low - 0.05 * (high - low + 1e-12), top)
-        above = int(np.sum(~(losses <= top))) if show_raw else 0
-        if above:
-            ax.text(0.02, 0.97, f"{above} batch losses above the axis (the divergence at "
-                    "high rates; the axis stops above the starting loss)",
-                    transform=ax.transAxes, fontsize="x-small", va="top")
+        bottom, top = low - 0.05 * (high - low + 1e-12), high + 0.5 * (high - low + 1e-12)
+        ax.set_ylim(bottom, top)
+        outside = int(np.sum(~((losses >= bottom) & (losses <= top)))) if show_raw else 0
+        if outside:
+            note = (f"{outside} batch losses lie outside the axis, which spans the smoothed "
+                    "loss (the divergence at high rates would squash it)")
     if mark_suggestion:
         why = (" = minimum / 10: a safe distance below where the loss bottoms out"
                if result.method == "min_loss" else " (steepest descent)")
@@ -253,7 +253,8 @@ def plot_lr_finder(
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.15), title=note,
+              title_fontsize="x-small")
     ax.set_title(title or "learning-rate finder")
     return ax
 
@@ -392,7 +393,7 @@ def plot_learning_curves(
         if f"val_{metric}" in logs:
             ax.plot(epochs, logs[f"val_{metric}"], marker="o", markersize=3, label="validation")
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(_whole_numbers())
+        ax.xaxis.set_major_locator(_whole_numbers(list(epochs)))
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
@@ -400,9 +401,12 @@ def plot_learning_curves(
     return list(axes)
 
 
-def _whole_numbers() -> Any:
-    from matplotlib.ticker import MaxNLocator
+def _whole_numbers(values: Sequence[int] | None = None) -> Any:
+    """A tick locator at whole numbers: each of `values` when they are few, else spaced out."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
 
+    if values is not None and len(values) <= 12:
+        return FixedLocator(sorted(set(values)))
     return MaxNLocator(integer=True)
 
 
@@ -601,7 +605,7 @@ def plot_trial_scores(
     ax.plot(numbers, scores, "o", color="tab:blue", label="trial")
     best = (min if "loss" in objective else max)(done, key=lambda pair: pair[1])
     ax.plot(*best, "*", color="tab:red", markersize=14, label=f"best: trial {best[0]}")
-    ax.xaxis.set_major_locator(_whole_numbers())
+    ax.xaxis.set_major_locator(_whole_numbers(list(numbers)))
     ax.set_xlabel("trial (as keras-tuner numbers it)")
     ax.set_ylabel(objective)
     ax.grid(alpha=0.3)

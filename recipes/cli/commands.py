@@ -344,9 +344,10 @@ def report_folder(args: argparse.Namespace, base: str) -> Path | None:
     return Path("reports") / free_name(base, lambda name: [Path("reports") / name])
 
 
-def prepare_run(args: argparse.Namespace, report_name: str, outputs: Mapping[str, Any] = (),
-                *, scale_targets: bool = True) -> tuple[Path | None, Any, dict, Any]:
-    """Check the outputs, read the data, start Keras (seeded): the start of lr-find, checklist, tune.
+def prepare_run(args: argparse.Namespace, report_name: str,
+                outputs: Mapping[str, Any] | None = None, *, scale_targets: bool = True
+                ) -> tuple[Path | None, Any, dict, Any]:
+    """Check the outputs, read the data, start Keras (seeded): how lr-find, checklist, tune begin.
 
     Returns `(report folder or None, splits, data description, keras)`.
 
@@ -363,7 +364,7 @@ def prepare_run(args: argparse.Namespace, report_name: str, outputs: Mapping[str
         scale_targets: standardize regression targets (`load_data`).
     """
     folder = report_folder(args, report_name)
-    for flag, path in dict(outputs).items():
+    for flag, path in dict(outputs or {}).items():
         if path:
             refuse_taken(flag, Path(path), args.overwrite)
     data, description = load_data(args, scale_targets=scale_targets)

@@ -11,6 +11,10 @@ from typing import Any
 import keras
 import numpy as np
 
+EVALUATION_BATCH = 4096
+"""Validation and evaluation run in batches this large: a split of the lectures' data in one,
+so a compiling backend (JAX) compiles one test step per split size, not a full and a partial."""
+
 
 def shown_in_progress_bar(key: str) -> bool:
     """Whether a log key belongs on the progress bar (loss, metrics, global gradient norm).
@@ -107,8 +111,7 @@ def evaluate_splits(model: keras.Model, data: Any, *, targets: tuple | None = No
                     ) -> dict[str, dict[str, float]]:
     """Loss and metrics of `model` on the training, validation and test splits.
 
-    Each split is evaluated in one batch (up to 4,096 samples), so a
-    compiling backend (JAX) compiles one program per split size.
+    Each split is evaluated in one batch (up to `EVALUATION_BATCH` samples).
 
     Example:
 
@@ -127,7 +130,7 @@ def evaluate_splits(model: keras.Model, data: Any, *, targets: tuple | None = No
             mean, std = (np.asarray(v, dtype="float64").reshape(y.shape[1:]) for v in targets)
             y = y * std + mean
         found[name] = {k: float(v) for k, v in model.evaluate(
-            x, y, batch_size=min(len(x), 4096), verbose=0, return_dict=True).items()}
+            x, y, batch_size=min(len(x), EVALUATION_BATCH), verbose=0, return_dict=True).items()}
     return found
 
 

@@ -45,8 +45,9 @@ SECTIONS = (
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; color: #222; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; } td, th { padding: .2rem .6rem; border: 1px solid #ddd;
-text-align: left; vertical-align: top; } .pass { color: #176317; } .fail { color: #a31515; }
+table { border-collapse: collapse; display: block; overflow-x: auto; }
+td, th { padding: .2rem .6rem; border: 1px solid #ddd; text-align: left; vertical-align: top; }
+.pass { color: #176317; } .fail { color: #a31515; }
 img { max-width: 100%; } li { margin-bottom: .4rem; } dt { font-weight: 600; }
 #verdict { border: 2px solid #888; padding: .4rem 1rem; background: #f7f7f7; }
 #verdict.good { border-color: #176317; } #verdict.bad { border-color: #a31515; }

@@ -28,6 +28,7 @@ SMALL_NET_BATCH = 64
 """... trained with batches up to this size (BENCHMARKS.md: faster; wide nets are not)."""
 
 
+
 def count_weights(input_shape: tuple[int, ...], hidden: list[int], n_outputs: int) -> int:
     """Weights and biases of the dense stack (BatchNorm and the like left out).
 
@@ -216,12 +217,16 @@ def run_train(args: argparse.Namespace) -> int:
     checklist = _checklist(model, data, monitors)
     checked = time.perf_counter()
     from ..callbacks.gradients import GradientWarning
+    from .fitting import EVALUATION_BATCH
 
     with warnings.catch_warnings():
         # the findings are printed and reported below, once, with their remedies
         warnings.simplefilter("ignore", GradientWarning)
+        # the validation split in one batch: the same loss and metrics, and on JAX one
+        # compiled test step instead of two (a full and a last, partial batch)
         history = model.fit(*data.train, validation_data=data.valid, epochs=recipe["epochs"],
                             batch_size=recipe["batch_size"], verbose=2 if args.quiet else 1,
+                            validation_batch_size=min(len(data.valid[0]), EVALUATION_BATCH),
                             callbacks=monitors)
     fitted = time.perf_counter()
     timings = {"data_and_build": built - started, "checklist": checked - built,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ def _write_trials(rows: list[dict[str, Any]], path: Path) -> Path:
 def _best_model(tuner: Any, description: dict) -> Any:
     from .fitting import in_original_units
 
-    model = tuner.get_best_models(1)[0]
+    with warnings.catch_warnings():  # only the weights are wanted, not the optimizer's state
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = tuner.get_best_models(1)[0]
     if description.get("target_mean") is None:
         return model
     return in_original_units(model, description["target_mean"], description["target_std"])
