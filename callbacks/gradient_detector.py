@@ -200,7 +200,7 @@ class VanishingGradientDetector(_TapClient):
         if kind in self._reported or (kind == "vanishing" and self._reported):
             return  # once gradients exploded or turned non-finite, small ones mean nothing
         self._reported.add(kind)
-        where = f"at step {step} (epoch {self._epoch})"
+        where = f"at step {step} (epoch {self._epoch + 1} of the progress bar)"
         names = [name for name, _ in self._facts.units] or ["the first layer"]
         remedies = _gradient_health.remedies(kind, self._facts, names)
         what = _gradient_health.describe_finding(kind, where, info, self.max_norm, self.min_rms)

@@ -17,10 +17,13 @@ from .callbacks._validation import (
     check_non_negative,
     check_positive,
 )
-from .defaults import OPTIMIZER_DEFAULTS
+from .defaults import (
+    CLIPPING_ARGUMENTS,
+    MOMENTUM_OPTIMIZERS,
+    OPTIMIZER_DEFAULTS,
+    default_learning_rate,
+)
 from .schedules import PowerSchedule
-
-MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop")
 
 FAST_STEPS_PER_EXECUTION = 32
 """Steps run per call of the compiled train function when `compile_recipe(fast=True)`.
@@ -114,18 +117,16 @@ def make_optimizer(
     for argument in ("epsilon", "weight_decay"):
         if argument in kwargs:
             check_non_negative(argument, kwargs[argument])
-    for argument, value in (
-        ("clipvalue", clipvalue),
-        ("clipnorm", clipnorm),
-        ("global_clipnorm", global_clipnorm),
-    ):
+    given = dict(zip(CLIPPING_ARGUMENTS, (clipvalue, clipnorm, global_clipnorm)))
+    for argument, value in given.items():
         if value is not None:
             check_positive(argument, value)
             settings[argument] = float(value)
-    clipping = [a for a in ("clipvalue", "clipnorm", "global_clipnorm") if a in settings]
+    clipping = [a for a in CLIPPING_ARGUMENTS if a in settings]
     if len(clipping) > 1:
         raise ValueError(
-            f"Use only one of `clipvalue`, `clipnorm`, `global_clipnorm`; received {clipping}."
+            f"Use only one of {', '.join(f'`{a}`' for a in CLIPPING_ARGUMENTS)}; received "
+            f"{clipping}."
         )
     if momentum is not None:
         if name not in MOMENTUM_OPTIMIZERS:
@@ -135,7 +136,7 @@ def make_optimizer(
             )
         check_fraction("momentum", momentum)
         settings["momentum"] = float(momentum)
-    rate = learning_rate if learning_rate is not None else settings["learning_rate"]
+    rate = learning_rate if learning_rate is not None else default_learning_rate(name)
     if decay is not None and schedule is not None:
         raise ValueError(
             "Pass either `decay=` (power schedule, lecture 001) or `schedule=`, not both; "

@@ -19,6 +19,7 @@ from .callbacks._validation import (
     check_positive,
 )
 from .callbacks.curves import Power
+from .defaults import SCHEDULE_NAMES
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -80,9 +81,6 @@ class PowerSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self) -> dict[str, Any]:
         config = self.curve.get_config()
         return {"initial_learning_rate": config.pop("start"), **config, "name": self.name}
-
-
-SCHEDULE_NAMES = ("power", "exponential", "piecewise_constant", "cosine")
 
 
 def make_schedule(
