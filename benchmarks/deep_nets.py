@@ -23,8 +23,10 @@ loss (what the dropout / BatchNorm noise of training mode lets it show).
 Run (the figures in BENCHMARKS.md, "Deep nets on every seed", come from these):
 
 ```bash
-KERAS_BACKEND=jax .venv/bin/python benchmarks/deep_nets.py --depth 20 --output benchmarks/results/deep_nets_20
-KERAS_BACKEND=jax .venv/bin/python benchmarks/deep_nets.py --depth 50 --output benchmarks/results/deep_nets_50
+KERAS_BACKEND=jax .venv/bin/python benchmarks/deep_nets.py --depth 20 \
+    --output benchmarks/results/deep_nets_20
+KERAS_BACKEND=jax .venv/bin/python benchmarks/deep_nets.py --depth 50 \
+    --output benchmarks/results/deep_nets_50
 KERAS_BACKEND=jax .venv/bin/python benchmarks/deep_nets.py --depth 50 --diagnose
 ```
 """

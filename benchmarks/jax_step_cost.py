@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved, paired_ratio  # noqa: E402
 from monitor_overhead import build  # noqa: E402  (the same MLP; it imports TensorFlow too)
 
-from keras_recipes.callbacks._tap import step as _tap_step  # noqa: E402
+from keras_recipes.callbacks._tap import norms as _tap_norms  # noqa: E402
 from keras_recipes.callbacks._tap import tap as _gradient_tap
 
 
@@ -51,10 +51,9 @@ class _Client:
     """Stands for a callback holding the tap."""
 
 
-def _no_arithmetic(index, n, optimizer, grads, variables, accumulated):
-    """`squared_parts` without reading the gradients (zeros)."""
-    zero = keras.ops.zeros((), "float32")
-    return [zero] * n
+def _no_arithmetic(index, n, grads, variables):
+    """`norms.squared_norms` without reading the gradients (a row of zeros)."""
+    return keras.ops.zeros((n,), "float32")
 
 
 def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray,
@@ -62,9 +61,9 @@ def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray,
     model = build(0)
     model.fit(x, y, epochs=1, verbose=0)  # builds the optimizer
     if tapped:
-        original = _tap_step.squared_parts
+        original = _tap_norms.squared_norms
         if not arithmetic:
-            _tap_step.squared_parts = _no_arithmetic
+            _tap_norms.squared_norms = _no_arithmetic
         try:  # the options GradientNormLogger() + VanishingGradientDetector() ask for
             _gradient_tap.acquire(model, _Client(), every=every, logs=True, per_layer=True,
                                   steps_per_epoch=250)
@@ -76,7 +75,7 @@ def _prepare(tapped: bool, arithmetic: bool, x: np.ndarray, y: np.ndarray,
             data = (keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), None)
             _, state = model.train_function(state, iter([data]))
         finally:
-            _tap_step.squared_parts = original
+            _tap_norms.squared_norms = original
     else:
         model.make_train_function(force=True)
         state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,

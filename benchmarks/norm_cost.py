@@ -5,10 +5,10 @@ of the 784-300-100-10 MLP of `monitor_overhead.py`:
 
 * `l2 only`: one `l2_loss` per variable and their sum, the least any
   per-variable gradient norm can cost (one pass over every gradient element);
-* `tap's recording`: what `callbacks/_tap/tap.py` does per step (the
-  float32 halves of the squared norms, a ring-buffer write of them and of the
-  step number, and the global norm for the logs taken from the computed
-  halves);
+* `tap's recording`: what `callbacks/_tap/capture.py` and `norms.py` do per
+  step (the float32 halves of the squared norms doubled once into squared
+  norms, a ring-buffer write of them and of the step number, and the global
+  norm for the logs taken from that row);
 * `float64 row`: the earlier form (a float64 row `[step, squared norms]`
   built per step and written to the latest-row variable and the ring).
 
@@ -50,11 +50,11 @@ def main(calls: int = 2000, repeats: int = 5) -> None:
         return tf.cast(tf.sqrt(tf.reduce_sum(latest64[1:])), tf.float32)
 
     def tap_recording(grads):
-        halves = tf.stack([tf.nn.l2_loss(g) for g in grads])
+        squared = tf.stack([tf.nn.l2_loss(g) for g in grads]) * 2.0
         slot = step % CAPACITY
-        tf.raw_ops.ResourceScatterUpdate(resource=rows32.handle, indices=slot, updates=halves)
+        tf.raw_ops.ResourceScatterUpdate(resource=rows32.handle, indices=slot, updates=squared)
         tf.raw_ops.ResourceScatterUpdate(resource=steps.handle, indices=slot, updates=step)
-        return tf.sqrt(tf.reduce_sum(2.0 * halves))
+        return tf.sqrt(tf.reduce_sum(squared))
 
     print(f"{calls} calls per timing, median of {repeats}, gradient shapes {SHAPES}")
     for name, body in (("l2 only", l2_only), ("tap's recording", tap_recording),

@@ -21,6 +21,7 @@ _EXPORTS = {
     "VanishingGradientDetector": ".gradient_detector",
     "GradientProblemError": ".gradient_detector",
     "GradientWarning": ".gradient_detector",
+    "gradient_norm_key": ".gradients",
     "ActivationStats": ".activations",
     "InitialLossCheck": ".checks",
     "InitialLossWarning": ".checks",

@@ -1,6 +1,6 @@
 """The one base of every callback in this package: the copy and serialization rules.
 
-Rules held here once (issue 15):
+The rules held here:
 
 - **Per-run state** (the model, a gradient tap, a probe model, a lock, a
   snapshot of the weights) lives in the attributes named by `_RUN_STATE`.
@@ -16,7 +16,6 @@ Rules held here once (issue 15):
 
 from __future__ import annotations
 
-import copy
 import inspect
 from typing import Any
 
@@ -33,17 +32,20 @@ class CallbackBase(keras.callbacks.Callback):
 
     def detach(self) -> None:
         """Drop the per-run state (the model and what was built for it)."""
-        for key in ("_model", *self._RUN_STATE):
+        self.set_model(None)
+        for key in self._RUN_STATE:
             self.__dict__[key] = None
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        skipped = {"_model", *self._RUN_STATE}
-        for key, value in self.__dict__.items():
-            clone.__dict__[key] = None if key in skipped else copy.deepcopy(value, memo)
-        clone.detach()
-        return clone
+    def __getstate__(self) -> dict[str, Any]:
+        # What a copy (or a pickle) carries: no model, no per-run state.
+        model = self.model
+        skipped = set(self._RUN_STATE)
+        return {key: None if key in skipped or (model is not None and value is model) else value
+                for key, value in self.__dict__.items()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.detach()
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments, read from the attributes of the same name."""

@@ -44,6 +44,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import _keras_internals
 from ._structure import output_names, per_output, take
 
 DEFAULT_TOLERANCE = 0.1
@@ -309,8 +310,7 @@ def model_losses(model: keras.Model) -> dict[str, tuple[LossKind, float]]:
         )
     names = output_names(model)
     losses = per_output(loss, names, "loss")
-    config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
-    weights = config.get("loss_weights")
+    weights = _keras_internals.compile_loss_weights(model)
     weights = per_output(weights, names, "loss_weights") if weights is not None else {}
     result = {}
     for name, value in losses.items():

@@ -1,37 +1,36 @@
-"""The one place that reaches into an optimizer's hyper-parameters (`ParamScheduler`).
+"""How `ParamScheduler` reaches an optimizer's hyper-parameters, and what it reads of it.
 
 Keras 3 keeps `momentum`, `beta_1`, `weight_decay`, ... as Python floats
 baked into the compiled train step, so `_install_scheduled_scalar` swaps such
-a float for a scalar variable the step reads, and re-traces the train
-function once. During `fit` the variable joins the optimizer's variables,
-so the JAX trainer passes it into the jitted step with the rest of the
-optimizer state (a variable outside that state would be frozen into the
-step as a constant); the optimizer's `save_own_variables` /
-`load_own_variables` leave it out, so checkpoints (`.keras`,
-`BackupAndRestore`) keep their layout, and its `get_config()` still reports
-a float.
+a float for a `ScheduledHyperparameter`, a scalar variable the step reads,
+and re-traces the train function once. For the fit the variable joins the
+optimizer's variables, so the JAX trainer passes it into the jitted step with
+the rest of the optimizer state, while checkpoints (`.keras`,
+`BackupAndRestore`) keep their layout (`_keras_internals.attach_variables`)
+and `get_config()` reports a float; when the fit ends
+(`_release_scheduled_scalars`) the optimizer holds a float again, the last
+value, and nothing of the schedule is left on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import keras
 from keras import ops
 
+from . import _keras_internals
+from ._optimizers import inner_optimizer, optimizer_chain
 from ._validation import check_fraction
-
-
-def _base_optimizer(optimizer: Any) -> Any:
-    """The optimizer that owns the hyperparameters (unwraps LossScaleOptimizer)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 def _check_rate_is_settable(optimizer: Any, who: str) -> None:
     """Raise if the optimizer's learning rate is a schedule or a callable."""
-    rate = getattr(_base_optimizer(optimizer), "_learning_rate", None)
+    rate = _keras_internals.learning_rate_setting(inner_optimizer(optimizer))
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or (
         callable(rate) and not isinstance(rate, keras.Variable)
     ):
@@ -76,43 +75,59 @@ def _warn_steps_per_execution(model: Any, who: str, exact: str) -> None:
         )
 
 
-class _ScheduledScalar(keras.Variable):
-    """A scalar variable that stands in for an optimizer's float hyperparameter.
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-    The optimizers compare the hyperparameter with Python numbers to decide
-    their structure (`if self.momentum != 0:` creates the velocity slots), so
-    comparisons with numbers answer from the value at install time, which
-    keeps that structure; arithmetic and `ops.cast` read the variable, so the
-    compiled step sees every new value.
+
+class ScheduledHyperparameter(keras.Variable):
+    """A float hyper-parameter of an optimizer, as a variable its compiled step reads.
+
+    Arithmetic, `ops.cast` and `float()` read the variable, so the compiled
+    step sees every value the schedule assigns. A comparison with a number
+    answers for `built_value`, the value the optimizer's slots were built
+    for, because that is the question Keras's optimizers ask with it: SGD's
+    `if self.momentum != 0` and RMSprop's `if self.momentum > 0` decide, in
+    `build`, whether velocity slots exist and, in every traced `update_step`,
+    whether to use them. There the answer must be a Python bool (a plain
+    variable gives a tensor, which a TensorFlow graph or `jax.jit` refuses
+    as a condition) and must stay the one `build` got, whatever value the
+    schedule passes through, 0 included (`tests/test_scheduling.py` pins
+    both).
+
+    Example:
+
+    ```python
+    momentum = ScheduledHyperparameter(0.0, built_value=0.9, name="momentum")
+    momentum != 0, float(momentum)  # (True, 0.0)
+    ```
+
+    Args:
+        value: the initial value.
+        built_value: the value the optimizer's slots were built for.
+        name: the variable's name.
     """
 
-    def _set_structure(self, value: float) -> None:
-        self._structure_value = float(value)
-
-    def _cmp(self, other: Any, op: Callable[[float, float], bool]) -> Any:
-        if isinstance(other, (int, float)) and not isinstance(other, bool):
-            return op(self._structure_value, float(other))
-        return NotImplemented
+    def __init__(self, value: float, *, built_value: float, name: str) -> None:
+        super().__init__(float(value), dtype="float32", trainable=False, name=name)
+        self.built_value = float(built_value)
 
     def __eq__(self, other: Any) -> Any:  # noqa: D105
-        result = self._cmp(other, lambda a, b: a == b)
-        return self is other if result is NotImplemented else result
+        return self.built_value == other if _is_number(other) else self is other
 
     def __ne__(self, other: Any) -> Any:  # noqa: D105
-        result = self._cmp(other, lambda a, b: a != b)
-        return self is not other if result is NotImplemented else result
+        return self.built_value != other if _is_number(other) else self is not other
 
     def __lt__(self, other: Any) -> Any:  # noqa: D105
-        return self._cmp(other, lambda a, b: a < b)
+        return self.built_value < other if _is_number(other) else NotImplemented
 
     def __le__(self, other: Any) -> Any:  # noqa: D105
-        return self._cmp(other, lambda a, b: a <= b)
+        return self.built_value <= other if _is_number(other) else NotImplemented
 
     def __gt__(self, other: Any) -> Any:  # noqa: D105
-        return self._cmp(other, lambda a, b: a > b)
+        return self.built_value > other if _is_number(other) else NotImplemented
 
     def __ge__(self, other: Any) -> Any:  # noqa: D105
-        return self._cmp(other, lambda a, b: a >= b)
+        return self.built_value >= other if _is_number(other) else NotImplemented
 
     __hash__ = object.__hash__
 
@@ -125,11 +140,11 @@ MOMENTUM_ATTRIBUTES = ("momentum", "beta_1")
 
 def _momentum_attribute(optimizer: Any, attribute: str | None) -> str | None:
     """The name of the optimizer's momentum-like float, or None if it has none."""
-    base = _base_optimizer(optimizer)
+    base = inner_optimizer(optimizer)
     names = MOMENTUM_ATTRIBUTES if attribute is None else (attribute,)
     for name in names:
         value = getattr(base, name, None)
-        if isinstance(value, _ScheduledScalar):
+        if isinstance(value, ScheduledHyperparameter):
             return name
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if name == "momentum" and float(value) == 0.0:
@@ -139,110 +154,76 @@ def _momentum_attribute(optimizer: Any, attribute: str | None) -> str | None:
     return None
 
 
-def _install_scheduled_scalar(model: Any, attribute: str) -> _ScheduledScalar:
-    """Make `optimizer.<attribute>` a variable the compiled step reads every step."""
-    base = _base_optimizer(model.optimizer)
-    current = getattr(base, attribute)
-    if isinstance(current, _ScheduledScalar):
-        _track(base, current, True)
-        return current
+# inner optimizer -> (the patches of this fit, {attribute: its ScheduledHyperparameter})
+_SCHEDULED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# inner optimizer -> {attribute: the value when first scheduled, which its slots were built for}
+_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _install_scheduled_scalar(model: Any, attribute: str) -> ScheduledHyperparameter:
+    """Make `optimizer.<attribute>` a variable the compiled step reads, until the fit ends.
+
+    For the fit, the variable also rides in `optimizer.variables` (a JAX step
+    carries only those as state) and stays out of checkpoints
+    (`_keras_internals.attach_variables`), and `optimizer.get_config()`
+    reports its value as a float. `_release_scheduled_scalars` puts the float
+    back.
+    """
+    chain = optimizer_chain(model.optimizer)
+    base = chain[-1]
+    patches, scheduled = _SCHEDULED.setdefault(base, (_keras_internals.Patches(), {}))
+    if attribute in scheduled:
+        return scheduled[attribute]
+    current = float(getattr(base, attribute))
+    built = _BUILT.setdefault(base, {}).setdefault(attribute, current)
     strategy = getattr(model, "distribute_strategy", None)
-    scope = strategy.scope() if strategy is not None else _NullScope()
-    with scope:
-        variable = _ScheduledScalar(
-            float(current), dtype="float32", trainable=False, name=f"scheduled_{attribute}"
-        )
-    variable._set_structure(float(current))
-    # Not through the optimizer's __setattr__ (its tracker): the attribute keeps its name.
-    object.__setattr__(base, attribute, variable)
-    _track(base, variable, True)
-    _leave_out_of_checkpoints(base, model.optimizer)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        variable = ScheduledHyperparameter(current, built_value=built,
+                                           name=f"scheduled_{attribute}")
+    if not scheduled:
+        patches.wrap(base, "get_config", _config_with_floats)
+    patches.put(base, attribute, variable)  # outside the optimizer's variable tracking
+    _keras_internals.attach_variables(chain, [variable])
+    scheduled[attribute] = variable
     # The train function captured the old float when it was traced: re-trace.
     model.make_train_function(force=True)
     return variable
 
 
-def _release_scheduled_scalars(model: Any, variables: list[Any]) -> None:
-    """At the end of `fit`: the optimizer's variables are its own again (see `_track`)."""
+def _release_scheduled_scalars(model: Any) -> None:
+    """At the end of `fit`: the optimizer's hyper-parameters are floats again (the last values)."""
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None:
-        for variable in variables:
-            _track(_base_optimizer(optimizer), variable, False)
-
-
-def _track(base: Any, variable: _ScheduledScalar, track: bool) -> None:
-    """Put the variable in the optimizer's variables for the duration of a `fit`, or take it out.
-
-    A compiled JAX step is a pure function of its state (the model's, the
-    optimizer's and the metrics' variables): any other variable is a constant
-    frozen at tracing, so an assigned value would never reach the update.
-    The variable rides in `optimizer.variables` while `fit` runs (the JAX
-    trainer gathers that list at every epoch; TensorFlow does not mind) and
-    leaves at `on_train_end`, so `optimizer.variables` outside `fit` is the
-    optimizer's own; checkpoints written during `fit` skip it
-    (`_leave_out_of_checkpoints`).
-    """
-    tracked = base._variables
-    index = next((i for i, v in enumerate(tracked) if v is variable), None)
-    if track and index is None:
-        tracked.append(variable)
-    elif not track and index is not None:
-        del tracked[index]
-
-
-def _leave_out_of_checkpoints(base: Any, outer: Any) -> None:
-    """Patch (once) the optimizer's config and checkpoint methods to skip the scheduled scalars."""
-    if "_scheduled_patch" in base.__dict__:
+    base = inner_optimizer(optimizer) if optimizer is not None else None
+    patches, scheduled = _SCHEDULED.pop(base, (None, {})) if base is not None else (None, {})
+    if not scheduled:
         return
-    object.__setattr__(base, "_scheduled_patch", True)
-    original_config = base.get_config
-
-    def get_config() -> dict[str, Any]:
-        config = original_config()
-        for key, value in config.items():
-            if isinstance(value, _ScheduledScalar):
-                config[key] = float(value)
-        return config
-
-    object.__setattr__(base, "get_config", get_config)
-    for optimizer in {id(base): base, id(outer): outer}.values():
-        for name in ("save_own_variables", "load_own_variables"):
-            object.__setattr__(optimizer, name, _without_scheduled(base, getattr(optimizer, name)))
+    values = {attribute: float(variable) for attribute, variable in scheduled.items()}
+    _keras_internals.detach_variables(base, list(scheduled.values()))
+    patches.undo()
+    for attribute, value in values.items():
+        _keras_internals.set_untracked(base, attribute, value)
+    model.make_train_function(force=True)
 
 
-def _without_scheduled(base: Any, method: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def run(store: Any) -> Any:
-        kept = base._variables
-        object.__setattr__(
-            base, "_variables", [v for v in kept if not isinstance(v, _ScheduledScalar)]
-        )
-        try:
-            return method(store)
-        finally:
-            object.__setattr__(base, "_variables", kept)
+def _config_with_floats(get_config: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    def config() -> dict[str, Any]:
+        return {key: float(value) if isinstance(value, ScheduledHyperparameter) else value
+                for key, value in get_config().items()}
 
-    return run
+    return config
 
 
 def _hyperparameters(optimizer: Any) -> list[str]:
     """The optimizer hyper-parameters a `ParamScheduler` can set."""
-    base = _base_optimizer(optimizer)
+    base = inner_optimizer(optimizer)
     names = ["learning_rate"]
     for name, value in base.get_config().items():
         current = getattr(base, name, None)
         if name != "learning_rate" and isinstance(value, float) and (
-            isinstance(current, (float, _ScheduledScalar))
+            isinstance(current, (float, ScheduledHyperparameter))
         ):
             names.append(name)
     return names
-
-
-class _NullScope:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: Any) -> None:
-        return None
 
 
 def _check_momentum(name: str, value: Any) -> float:

@@ -16,6 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import _keras_internals
+
 
 def _map(fn: Any, data: Any) -> Any:
     if isinstance(data, Mapping) or hasattr(data, "keys"):
@@ -68,7 +70,7 @@ def output_names(model: keras.Model) -> list[str]:
         return list(names)
     outputs = getattr(model, "outputs", None) or []
     if len(outputs) > 1:
-        return [t._keras_history.operation.name for t in outputs]
+        return [_keras_internals.producer(t)[0].name for t in outputs]
     return ["output"]
 
 

@@ -128,7 +128,7 @@ class ActivationStats(CallbackBase):
         watched = self._watched(model, prefix)
         inputs = model.inputs
         inputs = inputs[0] if len(inputs) == 1 else inputs
-        structure = getattr(model, "_inputs_struct", None)
+        structure = getattr(model, "input", None)
         if isinstance(structure, dict):  # a model called on a dict of inputs
             inputs = structure
         side = keras.Model(inputs, [layer.output for layer in watched])

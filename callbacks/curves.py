@@ -7,9 +7,9 @@ them: `Chain` runs curves one after the other (1cycle is three `Linear`
 phases, `one_cycle` builds it), `OneMinus` turns a curve of `1 - momentum`
 into a curve of momentum.
 
-Each curve is defined once. `power_decay` is also the in-graph
-`recipes.PowerSchedule` (it runs on a step tensor with `keras.ops`, in
-float32, so the callback and the in-graph schedule give the very same
+Each curve is defined once. `Power` is also the in-graph
+`recipes.PowerSchedule` (its `value` runs on a step tensor with `keras.ops`,
+in float32, so the callback and the in-graph schedule give the very same
 values); the others are evaluated in Python (float64) by the callbacks.
 Keras's own schedules (`keras.optimizers.schedules.ExponentialDecay`,
 `PiecewiseConstantDecay`, `CosineDecay`, ...) are curves too: a callable of
@@ -28,25 +28,6 @@ import keras
 from keras import ops
 
 from ._validation import check_non_negative, check_number, check_positive
-
-
-def power_decay(step: Any, initial_value: float, s: float, c: float) -> Any:
-    """initial_value / (1 + step / s) ** c with float32 `keras.ops` (works in-graph).
-
-    Example:
-
-    ```python
-    float(power_decay(10_000, 0.01, s=10_000, c=1.0))  # 0.005
-    ```
-
-    Args:
-        step: the step, a Python int or a tensor.
-        initial_value: the value at step 0.
-        s: steps after which the value has dropped to initial_value / 2**c.
-        c: the power.
-    """
-    t = ops.cast(step, "float32")
-    return initial_value / ops.power(1.0 + t / s, c)
 
 
 class _Curve:
@@ -79,6 +60,11 @@ def _fraction(step: int, steps: float) -> float:
 class Power(_Curve):
     """Power decay start / (1 + t / s) ** c (lecture 001), the values of `recipes.PowerSchedule`.
 
+    The one definition of the power schedule: `recipes.PowerSchedule` (the
+    in-graph `LearningRateSchedule`) holds one of these and evaluates
+    `value`, and `callbacks.PowerScheduling` calls it, so both give the very
+    same float32 values.
+
     Example:
 
     ```python
@@ -98,8 +84,13 @@ class Power(_Curve):
         self.s = float(check_positive("s", s))
         self.c = float(check_non_negative("c", c))
 
+    def value(self, step: Any) -> Any:
+        """The value at `step` (an int or a step tensor), with float32 `keras.ops` (in-graph)."""
+        t = ops.cast(step, "float32")
+        return self.start / ops.power(1.0 + t / self.s, self.c)
+
     def __call__(self, step: int) -> float:
-        return float(ops.convert_to_numpy(power_decay(step, self.start, self.s, self.c)))
+        return float(ops.convert_to_numpy(self.value(step)))
 
 
 class _Annealing(_Curve):

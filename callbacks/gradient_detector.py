@@ -153,7 +153,7 @@ class VanishingGradientDetector(_TapClient):
 
     def _wants(self, rows: np.ndarray) -> np.ndarray:
         # non-finite rows are reported whatever `every`: the step must be exact
-        return (rows[:, 0] % self.every == 0) | ~np.isfinite(rows[:, 1:]).all(axis=1)
+        return super()._wants(rows) | ~np.isfinite(rows[:, 1:]).all(axis=1)
 
     def _consume(self, rows: np.ndarray) -> None:
         if rows[-1, 0] - self._weights_step >= self._tap.drain_interval:
@@ -162,7 +162,7 @@ class VanishingGradientDetector(_TapClient):
         m = _gradient_health.measure(rows[:, 1:], self._facts, self._weights, self._tap.sizes)
         vanishing = (m.ratio < self.vanishing_ratio) | (m.lowest_rms < self.min_rms)
         too_steep, huge = m.ratio > self.exploding_ratio, m.global_norm > self.max_norm
-        checked = (steps % self.every == 0) & m.finite  # non-finite rows: whatever `every`
+        checked = _TapClient._wants(self, rows) & m.finite  # non-finite: whatever `every`
         _gradient_health.summarize(self.summary, m.ratio[checked], m.global_norm[checked])
         # The first row of each finding, as a row-by-row pass meets them: a non-finite
         # row, a huge global norm, then `patience` checked rows in a row of a steep
@@ -200,7 +200,7 @@ class VanishingGradientDetector(_TapClient):
         if kind in self._reported or (kind == "vanishing" and self._reported):
             return  # once gradients exploded or turned non-finite, small ones mean nothing
         self._reported.add(kind)
-        where = f"at step {step} (epoch {self._epoch})"
+        where = f"at step {step} (epoch {self._epoch + 1} of the progress bar)"
         names = [name for name, _ in self._facts.units] or ["the first layer"]
         remedies = _gradient_health.remedies(kind, self._facts, names)
         what = _gradient_health.describe_finding(kind, where, info, self.max_norm, self.min_rms)

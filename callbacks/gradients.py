@@ -9,7 +9,8 @@ configured, before and after clipping are the same.
 
 `GradientNormLogger` is defined here; `VanishingGradientDetector` and its
 `GradientProblemError` / `GradientWarning` in `callbacks.gradient_detector`,
-imported here so that `callbacks.gradients` keeps offering all four names.
+imported here so that `callbacks.gradients` keeps offering all four names;
+`gradient_norm_key` spells the log keys.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import keras
 import numpy as np
 
 from ._tap.client import _TapClient
+from ._tap.logs import DEFAULT_PREFIX, gradient_norm_key
 from ._validation import check_choice, check_positive
 from .gradient_detector import (
     GradientProblemError,
@@ -29,7 +31,7 @@ from .gradient_detector import (
 )
 
 __all__ = ["GradientNormLogger", "GradientProblemError", "GradientWarning",
-           "VanishingGradientDetector"]
+           "VanishingGradientDetector", "gradient_norm_key"]
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -100,7 +102,7 @@ class GradientNormLogger(_TapClient):
 
     _tap_logs = True
 
-    def __init__(self, every: int = 1, per_layer: bool = True, prefix: str = "grad_norm",
+    def __init__(self, every: int = 1, per_layer: bool = True, prefix: str = DEFAULT_PREFIX,
                  step_logs: str = "global") -> None:
         super().__init__()
         self.every = int(check_positive("every", every, integer=True))
@@ -135,6 +137,10 @@ class GradientNormLogger(_TapClient):
         blocks = getattr(self, "_blocks", [])
         return int(max(block[1][:, 0].max() for block in blocks)) if blocks else -1
 
+    def key(self, name: str = "global") -> str:
+        """This logger's log key of `name` (`"global"` or a `layer/variable` name)."""
+        return gradient_norm_key(name, self.prefix)
+
     @property
     def clipping(self) -> str:
         """`"after clipping"`, the point where the norms are taken."""
@@ -167,8 +173,8 @@ class GradientNormLogger(_TapClient):
         if self.per_layer:
             norms = np.sqrt(rows[:, 2:])
             for index, name in enumerate(names):
-                history[f"{self.prefix}/{name}"] = norms[:, index].tolist()
-        history[f"{self.prefix}/global"] = np.sqrt(rows[:, 1]).tolist()
+                history[self.key(name)] = norms[:, index].tolist()
+        history[self.key()] = np.sqrt(rows[:, 1]).tolist()
         return history
 
     def _consume(self, rows: np.ndarray) -> None:
@@ -177,18 +183,6 @@ class GradientNormLogger(_TapClient):
         squared = rows[:, 1:]
         block = np.column_stack([rows[:, 0] + self._offset, squared.sum(axis=1), squared])
         self._blocks.append((self._columns, block))
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)
-        # Fallback when the tap could not extend the epoch logs itself.
-        if self.per_layer and logs is not None and f"{self.prefix}/global" in logs:
-            with self._lock:
-                latest = self._blocks[-1][1][-1] if self._blocks else None
-            values = dict.fromkeys(self._names, float("nan"))
-            if latest is not None:
-                values.update(zip(self._tap.names, np.sqrt(latest[2:]).tolist(), strict=False))
-            for name, value in values.items():
-                logs.setdefault(f"{self.prefix}/{name}", value)
 
     def get_config(self) -> dict[str, Any]:
         return {"every": self.every, "per_layer": self.per_layer, "prefix": self.prefix,

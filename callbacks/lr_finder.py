@@ -19,9 +19,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from ._base import CallbackBase
 from ._scheduling_base import _iterations
-from ._validation import check_fraction, check_number, check_positive
+from ._validation import check_fraction, check_greater, check_number, check_positive
 from .curves import Exponential
 from .param_scheduler import ParamScheduler
 
@@ -150,6 +149,7 @@ class LRFinder(ParamScheduler):
     _RUN_STATE = (*ParamScheduler._RUN_STATE, "_snapshot")
     _WHO = "LRFinder"
     _EXACT = "recipes.find_learning_rate"
+    _CURVES_AT_TRAIN_BEGIN = True
 
     def __init__(
         self,
@@ -161,16 +161,11 @@ class LRFinder(ParamScheduler):
         method: str = "min_loss",
         restore: bool = True,
     ) -> None:
-        CallbackBase.__init__(self)
-        self._init_state({"learning_rate": None}, "step", 0)
+        super().__init__({"learning_rate": None}, per="step")
         self.min_learning_rate = float(check_positive("min_learning_rate", min_learning_rate))
         self.max_learning_rate = float(check_positive("max_learning_rate", max_learning_rate))
-        if self.max_learning_rate <= self.min_learning_rate:
-            raise ValueError(
-                "`max_learning_rate` must be greater than `min_learning_rate`; received "
-                f"max_learning_rate={max_learning_rate!r} <= "
-                f"min_learning_rate={min_learning_rate!r}."
-            )
+        check_greater("max_learning_rate", self.max_learning_rate, "min_learning_rate",
+                      self.min_learning_rate)
         if num_steps is not None:
             num_steps = int(check_number("num_steps", num_steps, minimum=2, integer=True))
         self.num_steps = num_steps

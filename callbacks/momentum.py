@@ -11,13 +11,8 @@ from collections.abc import Sequence
 
 import keras
 
-from ._base import CallbackBase
-from ._scheduling_base import (
-    MOMENTUM_ATTRIBUTES,
-    _base_optimizer,
-    _check_momentum,
-    _momentum_attribute,
-)
+from ._optimizers import inner_optimizer
+from ._scheduling_base import MOMENTUM_ATTRIBUTES, _check_momentum, _momentum_attribute
 from ._validation import check_choice, check_positive
 from .curves import Exponential, Linear, OneMinus, Piecewise
 from .param_scheduler import Curve, ParamScheduler
@@ -69,6 +64,7 @@ class MomentumScheduling(ParamScheduler):
     """
 
     _WHO = "MomentumScheduling"
+    _CURVES_AT_TRAIN_BEGIN = True
 
     def __init__(
         self,
@@ -79,8 +75,7 @@ class MomentumScheduling(ParamScheduler):
         attribute: str | None = None,
         verbose: int = 0,
     ) -> None:
-        CallbackBase.__init__(self)
-        self._init_state({"momentum": None}, "epoch", verbose)
+        super().__init__({"momentum": None}, per="epoch", verbose=verbose)
         self.initial_momentum = _check_momentum("initial_momentum", initial_momentum)
         self.final_momentum = _check_momentum("final_momentum", final_momentum)
         if ramp_epochs is not None:
@@ -118,7 +113,7 @@ class MomentumScheduling(ParamScheduler):
             wanted = self.attribute or "`momentum` or `beta_1`"
             raise ValueError(
                 f"MomentumScheduling needs an optimizer with a {wanted} to schedule; "
-                f"{type(_base_optimizer(optimizer)).__name__} has none (SGD and RMSprop must be "
+                f"{type(inner_optimizer(optimizer)).__name__} has none (SGD and RMSprop must be "
                 "created with momentum > 0, e.g. SGD(momentum=0.5), to have a velocity)."
             )
         if self._ramp is None:

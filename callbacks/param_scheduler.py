@@ -13,7 +13,8 @@ assigning a new float changes the attribute but *not* the update.
 `ParamScheduler` replaces that float by a scalar variable of the optimizer
 and re-traces the train function once; from then on every assignment takes
 effect at the next step, on TensorFlow and on JAX. Checkpoints and the
-optimizer's `get_config()` are unchanged (see `callbacks._scheduling_base`).
+optimizer's `get_config()` are unchanged, and when `fit` ends the optimizer
+holds a float again, the last value (see `callbacks._scheduling_base`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import keras
 from keras import ops
 
 from ._base import CallbackBase
+from ._optimizers import inner_optimizer
 from ._scheduling_base import (
-    _base_optimizer,
     _check_rate_is_settable,
     _hyperparameters,
     _install_scheduled_scalar,
@@ -112,6 +113,9 @@ class ParamScheduler(CallbackBase):
     _RUN_STATE: tuple[str, ...] = ("_targets", "_next_step")
     _WHO = "ParamScheduler"
     _EXACT = "in-graph schedules, or compile with steps_per_execution=1"
+    # A subclass that builds its curves at train begin (from fit's epochs and steps, or
+    # the optimizer) passes None for them and fills `schedules` in `_prepare`.
+    _CURVES_AT_TRAIN_BEGIN = False
 
     def __init__(
         self, schedules: Mapping[str, Curve], per: str = "step", verbose: int = 0
@@ -124,15 +128,11 @@ class ParamScheduler(CallbackBase):
             )
         for name, curve in schedules.items():
             _check_name(name)
-            if not callable(curve):
+            if not callable(curve) and not (curve is None and self._CURVES_AT_TRAIN_BEGIN):
                 raise TypeError(
                     f"`schedules[{name!r}]` must be a callable of the step (a curve); received "
                     f"{curve!r} ({type(curve).__name__})."
                 )
-        self._init_state(schedules, per, verbose)
-
-    def _init_state(self, schedules: Mapping[str, Curve | None], per: str, verbose: int) -> None:
-        """Set the settings and the run state (subclasses fill their curves in `_prepare`)."""
         self.schedules = dict(schedules)
         self.per = check_choice("per", per, ("step", "epoch"))
         self.verbose = int(verbose)
@@ -213,7 +213,7 @@ class ParamScheduler(CallbackBase):
                 _check_rate_is_settable(optimizer, self._WHO)
                 targets[name] = None
                 continue
-            base = _base_optimizer(optimizer)
+            base = inner_optimizer(optimizer)
             if name == "momentum" and getattr(base, "momentum", None) == 0:
                 raise ValueError(
                     f"{self._WHO}: {type(base).__name__} was created without momentum, so it "
@@ -271,9 +271,8 @@ class ParamScheduler(CallbackBase):
             logs.update(self._last)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        scalars = [v for v in (self._targets or {}).values() if v is not None]
-        if scalars:
-            _release_scheduled_scalars(self.model, scalars)
+        if any(v is not None for v in (self._targets or {}).values()):
+            _release_scheduled_scalars(self.model)
 
     # ---------------------------------------------------------------- config
 

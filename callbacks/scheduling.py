@@ -21,9 +21,7 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras import ops
 
-from ._base import CallbackBase
 from ._scheduling_base import (
     _check_momentum,
     _check_rate_is_settable,
@@ -31,8 +29,8 @@ from ._scheduling_base import (
     _iterations,
     _momentum_attribute,
 )
-from ._validation import check_non_negative, check_number, check_positive
-from .curves import Power, one_cycle, power_decay
+from ._validation import check_greater, check_non_negative, check_number, check_positive
+from .curves import Power, one_cycle
 from .param_scheduler import Curve, ParamScheduler
 
 # --------------------------------------------------------------------------
@@ -63,11 +61,10 @@ class PowerScheduling(ParamScheduler):
        eta0 = rate * (1 + t / s) ** c. This is what lets a *fresh* instance
        continue after `BackupAndRestore` restored the weights, the optimizer's
        `iterations` and its learning-rate variable (it holds the rate for the
-       next step, which this callback keeps up to date after every step). The
-       value is recovered to the float32 it was: of the float32 values that
-       give exactly that rate at step t, the one with the shortest decimal
-       form (the rate a person typed). Exact in practice; pass
-       `initial_learning_rate` to make it exact by construction.
+       next step, which this callback keeps up to date after every step).
+       eta0 is taken as the shortest decimal whose schedule gives exactly
+       that rate at step t (the rate a person typed). Exact in practice;
+       pass `initial_learning_rate` to make it exact by construction.
 
     Once resolved, `get_config()` reports it, so a callback rebuilt from its
     config continues exactly too. Place `BackupAndRestore` anywhere in the
@@ -99,6 +96,7 @@ class PowerScheduling(ParamScheduler):
 
     _WHO = "PowerScheduling"
     _EXACT = "`recipes.PowerSchedule` as the optimizer's rate"
+    _CURVES_AT_TRAIN_BEGIN = True
 
     def __init__(
         self,
@@ -107,8 +105,7 @@ class PowerScheduling(ParamScheduler):
         initial_learning_rate: float | None = None,
         verbose: int = 0,
     ) -> None:
-        CallbackBase.__init__(self)
-        self._init_state({"learning_rate": None}, "step", verbose)
+        super().__init__({"learning_rate": None}, per="step", verbose=verbose)
         self.s = float(check_positive("s", s))
         self.c = float(check_non_negative("c", c))
         if initial_learning_rate is not None:
@@ -126,33 +123,21 @@ class PowerScheduling(ParamScheduler):
         return Power(self.initial_learning_rate, self.s, self.c)(step)
 
     def _infer_eta0(self, rate: float, step: int) -> float:
-        """Invert eta(step) = rate for eta0, recovering the float32 it was."""
-        if step == 0:
-            return float(np.float32(rate))
+        """eta0 of the schedule whose rate at `step` is `rate`: the shortest decimal that gives it.
+
+        `rate * (1 + step / s) ** c` recovers eta0 only up to float32 rounding,
+        and a neighbouring float32 can give the same rate at `step` but not at
+        later steps (`tests/test_scheduling.py` shows one). So eta0 is the
+        shortest decimal, of at most 9 significant digits (a float32's
+        precision), whose schedule gives exactly `rate` at `step`: the rate a
+        person typed.
+        """
         estimate = rate * (1.0 + step / self.s) ** self.c
-        target = np.float32(rate)
-        candidate = np.float32(estimate)
-        below, above = candidate, candidate
-        matches = []
-        for _ in range(8):
-            for value in (below, above):
-                rate_then = power_decay(step, float(value), self.s, self.c)
-                if np.float32(ops.convert_to_numpy(rate_then)) == target:
-                    matches.append(float(value))
-            below = np.nextafter(below, np.float32(0))
-            above = np.nextafter(above, np.float32(np.inf))
-        if not matches:
-            return float(candidate)
-        # Several float32 values can give the same rate (dividing by (1 + t/s)^c
-        # loses bits): prefer the one with the shortest decimal form (the rate a
-        # person typed, 0.05 rather than 0.050000004), then the closest.
-        return min(
-            matches,
-            key=lambda v: (
-                len(np.format_float_scientific(np.float32(v), unique=True, trim="-")),
-                abs(v - estimate),
-            ),
-        )
+        for digits in range(1, 10):
+            candidate = float(np.float32(f"{estimate:.{digits}g}"))
+            if Power(candidate, self.s, self.c)(step) == rate:
+                return candidate
+        return float(np.float32(estimate))
 
     def _prepare(self) -> None:
         optimizer = self.model.optimizer
@@ -217,6 +202,7 @@ class OneCycleScheduler(ParamScheduler):
 
     _WHO = "OneCycleScheduler"
     _EXACT = "an in-graph schedule"
+    _CURVES_AT_TRAIN_BEGIN = True
 
     def __init__(
         self,
@@ -229,20 +215,15 @@ class OneCycleScheduler(ParamScheduler):
         max_momentum: float = 0.95,
         cycle_momentum: bool = True,
     ) -> None:
-        CallbackBase.__init__(self)
-        self._init_state({"learning_rate": None}, "step", 0)
+        super().__init__({"learning_rate": None}, per="step")
         self.max_learning_rate = float(check_positive("max_learning_rate", max_learning_rate))
         if initial_learning_rate is None:
             initial_learning_rate = self.max_learning_rate / 10.0
         self.initial_learning_rate = float(
             check_positive("initial_learning_rate", initial_learning_rate)
         )
-        if self.max_learning_rate <= self.initial_learning_rate:
-            raise ValueError(
-                "`max_learning_rate` must be greater than `initial_learning_rate`; received "
-                f"max_learning_rate={max_learning_rate!r} <= "
-                f"initial_learning_rate={self.initial_learning_rate!r}."
-            )
+        check_greater("max_learning_rate", self.max_learning_rate, "initial_learning_rate",
+                      self.initial_learning_rate)
         if final_learning_rate is None:
             final_learning_rate = self.initial_learning_rate / 1000.0
         self.final_learning_rate = float(

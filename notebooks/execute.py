@@ -3,22 +3,34 @@
 Example:
 
 ```bash
-python notebooks/execute.py notebooks/02_initialization_and_gradients.ipynb
+python notebooks/execute.py notebooks/02_vanishing_gradients_and_initialization.ipynb
 python notebooks/execute.py            # every notebook in this folder
 python notebooks/execute.py --strip    # only drop TensorFlow's start-up lines from stored outputs
+python notebooks/execute.py --perturbed --no-save   # run them all on other numerics, keep the files
 ```
 
 TensorFlow's C++ start-up messages (oneDNN, CUDA, CPU-feature notices) are
 printed before its logging can be configured, so `TF_CPP_MIN_LOG_LEVEL` does
 not hide them; `strip_startup_noise` removes them from the stored outputs.
 
-The test suite (`tests/test_notebooks.py`) runs the same function on a copy,
-so a notebook that fails here fails CI too.
+`--perturbed` runs the kernels on other floating-point numerics, as a stand-in
+for another CPU: oneDNN switched the other way from this machine's default
+(`TF_ENABLE_ONEDNN_OPTS`; TensorFlow turns it on by default only on x86 CPUs
+with AVX-512 VNNI/BF16 or AMX) and one intra-op thread
+(`TF_NUM_INTRAOP_THREADS=1`, which TensorFlow reads when its thread pools start;
+a notebook that calls `kr.set_cpu_threads` itself keeps its own setting). A
+claim that holds only on one CPU's rounding fails there. The test suite
+(`tests/test_notebooks.py`) runs the same functions on a copy, and
+`RECIPES_NOTEBOOK_NUMERICS=perturbed` makes it use the perturbed environment
+(`.ci/run` runs the notebook tests a second time that way).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,6 +46,11 @@ STARTUP_NOISE = re.compile(
     r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ "
     r"(port|cudart_stub|cuda_platform|cpu_feature_guard)\.cc:\d+\]"
     r"|To enable the following instructions: )"
+)
+
+_ONEDNN_STATE = (
+    "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; "
+    "from tensorflow.python.util import _pywrap_util_port as p; print(int(p.IsMklEnabled()))"
 )
 
 
@@ -56,13 +73,36 @@ def strip_startup_noise(notebook: nbformat.NotebookNode) -> int:
     return removed
 
 
-def execute_notebook(path: Path, *, timeout: int = 600, save: bool = True) -> nbformat.NotebookNode:
+def onednn_on(env: dict[str, str]) -> bool:
+    """Whether TensorFlow runs with oneDNN in a fresh process with environment `env`."""
+    answer = subprocess.run([sys.executable, "-c", _ONEDNN_STATE], env=env, check=True,
+                            capture_output=True, text=True)
+    return answer.stdout.strip().splitlines()[-1] == "1"
+
+
+@functools.cache
+def onednn_default_on() -> bool:
+    """Whether TensorFlow turns oneDNN on by default on this CPU."""
+    return onednn_on({key: value for key, value in os.environ.items()
+                      if key != "TF_ENABLE_ONEDNN_OPTS"})
+
+
+def perturbed_environment() -> dict[str, str]:
+    """The process environment with other numerics: oneDNN flipped, one intra-op thread."""
+    return {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0" if onednn_default_on() else "1",
+            "TF_NUM_INTRAOP_THREADS": "1"}
+
+
+def execute_notebook(path: Path, *, timeout: int = 600, save: bool = True,
+                     env: dict[str, str] | None = None) -> nbformat.NotebookNode:
     """Run every cell of the notebook at `path` (cwd: the notebooks folder).
 
     Args:
         path: the `.ipynb` file.
         timeout: seconds allowed per cell.
         save: write the executed notebook (with outputs) back to `path`.
+        env: the kernel's environment (`None`: this process's), e.g.
+            `perturbed_environment()`.
     """
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -71,7 +111,7 @@ def execute_notebook(path: Path, *, timeout: int = 600, save: bool = True) -> nb
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    client.execute(env=dict(os.environ if env is None else env))
     strip_startup_noise(notebook)
     if save:
         nbformat.write(notebook, path)
@@ -79,8 +119,14 @@ def execute_notebook(path: Path, *, timeout: int = 600, save: bool = True) -> nb
 
 
 if __name__ == "__main__":
-    strip_only = "--strip" in sys.argv[1:]
-    targets = [Path(p) for p in sys.argv[1:] if p != "--strip"] or sorted(HERE.glob("*.ipynb"))
+    flags = {"--strip", "--perturbed", "--no-save"}
+    strip_only, perturbed = "--strip" in sys.argv[1:], "--perturbed" in sys.argv[1:]
+    save = "--no-save" not in sys.argv[1:]
+    targets = [Path(p) for p in sys.argv[1:] if p not in flags] or sorted(HERE.glob("*.ipynb"))
+    environment = perturbed_environment() if perturbed else None
+    if perturbed:
+        print("perturbed numerics: TF_ENABLE_ONEDNN_OPTS="
+              f"{environment['TF_ENABLE_ONEDNN_OPTS']}, TF_NUM_INTRAOP_THREADS=1")
     for target in targets:
         if strip_only:
             stored = nbformat.read(target, as_version=4)
@@ -88,5 +134,5 @@ if __name__ == "__main__":
             nbformat.write(stored, target)
             continue
         print(f"executing {target} ...", flush=True)
-        execute_notebook(target.resolve())
-        print(f"  saved with outputs: {target}")
+        execute_notebook(target.resolve(), save=save, env=environment)
+        print(f"  {'saved with outputs' if save else 'ran (not saved)'}: {target}")

@@ -23,6 +23,9 @@ work as aliases where nothing shadows them (`keras_recipes.callbacks._old_names`
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
@@ -88,13 +91,51 @@ if __name__ != "keras_recipes":
 
     alias(__name__)
 
-# Modules that register Keras-serializable objects are imported eagerly, so that
-# `import keras_recipes` is all `keras.models.load_model` needs (no `custom_objects`).
-importlib.import_module(".schedules", __name__)
+SERIALIZABLE_MODULES = ("keras_recipes.schedules",)
+"""The modules that register Keras-serializable objects (package "recipes") when imported."""
+
+
+class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
+    """Imports `SERIALIZABLE_MODULES` right after `keras` itself has been imported.
+
+    `import keras_recipes` must be all that `keras.saving.load_model` needs for
+    a saved `PowerSchedule` (no `custom_objects`), yet it must not import Keras:
+    the `keras-recipes` command answers `--help`, `--version` and argument
+    errors without starting TensorFlow. Keras keeps its registry of
+    serializable classes inside Keras, so registering means importing Keras.
+    Nothing can call `load_model` before `keras` is imported, so the
+    registration waits for that import: this finder wraps the loader of the
+    `keras` module, runs it, then imports the registering modules, and leaves
+    `sys.meta_path` (standard Python import machinery, no Keras internals).
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def exec_module(module: Any) -> None:
+                run(module)
+                for name in SERIALIZABLE_MODULES:
+                    importlib.import_module(name)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+if "keras" in sys.modules:
+    for _module in SERIALIZABLE_MODULES:
+        importlib.import_module(_module)
+elif not any(type(f).__name__ == "_RegisterWhenKerasLoads" for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWhenKerasLoads())
 
 if __name__ == "keras_recipes":
-    # `compare` names a module and the function it defines: import the module now and bind
-    # the name to the function, so that no later `import keras_recipes.compare` rebinds it.
+    # `compare` names a module and the function it defines: import the module now (it imports
+    # neither Keras nor NumPy) and bind the name to the function, so that a later
+    # `import keras_recipes.compare` does not leave the module under that name.
     compare = importlib.import_module(".compare", __name__).compare
 
 

@@ -24,7 +24,8 @@ import keras
 import numpy as np
 
 from . import _backend
-from .callbacks import _initial_loss, _structure
+from .callbacks import _initial_loss, _keras_internals, _structure
+from .callbacks._optimizers import inner_optimizer
 from .callbacks._validation import check_positive, require_compiled
 from .check_results import ChecklistReport, CheckResult
 from .gradient_check import check_gradients
@@ -117,12 +118,6 @@ def check_initial_loss(
     )
 
 
-def _inner(optimizer: Any) -> Any:
-    """The optimizer that does the work (unwraps `LossScaleOptimizer`)."""
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
-
 
 def check_learning_rate_decay(
     model: keras.Model, callbacks: Iterable[keras.callbacks.Callback] = ()
@@ -150,8 +145,8 @@ def check_learning_rate_decay(
         callbacks: the callbacks that will be passed to `fit`.
     """
     require_compiled(model, "check_learning_rate_decay")
-    optimizer = _inner(model.optimizer)
-    rate = optimizer._learning_rate
+    optimizer = inner_optimizer(model.optimizer)
+    rate = _keras_internals.learning_rate_setting(optimizer)
     found = []
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         found.append(type(rate).__name__)
@@ -187,7 +182,7 @@ def check_optimizer(model: keras.Model) -> CheckResult:
         model: a compiled model.
     """
     require_compiled(model, "check_optimizer")
-    optimizer = _inner(model.optimizer)
+    optimizer = inner_optimizer(model.optimizer)
     name = type(optimizer).__name__
     momentum = float(getattr(optimizer, "momentum", 0.0) or 0.0)
     adam_family = name in ("Adam", "AdamW", "Nadam", "Adamax")
@@ -309,11 +304,10 @@ def check_overfit_small_subset(
     check_positive("target_loss", target_loss)
     clone = keras.models.clone_model(model, clone_function=_without_noise)
     clone.set_weights(model.get_weights())
-    config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
     clone.compile(
         optimizer=type(model.optimizer).from_config(model.optimizer.get_config()),
         loss=model.loss,
-        loss_weights=config.get("loss_weights"),
+        loss_weights=_keras_internals.compile_loss_weights(model),
         steps_per_execution=_backend.steps_per_execution(min(int(epochs), 32)),
     )
     x_small, y_small = _structure.take(x, n_samples), _structure.take(y, n_samples)

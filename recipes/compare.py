@@ -8,7 +8,8 @@ two means of the judged metric: "B better than A by x +- y" when the interval
 excludes 0, "no difference beyond the spread" when it holds 0. A recipe's
 hyper-parameters to tune (`Recipe(tune=...)`) are chosen on the validation
 split with a seed that no judged run uses, so the split that judges chose
-nothing.
+nothing. Importing this module imports neither Keras nor NumPy (`import
+keras_recipes` binds `compare` to the function at once); `compare` does.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import keras
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .callbacks._validation import check_fraction, check_positive
-from .comparison import Comparison, lower_is_better
-from .data import Splits
+
+if TYPE_CHECKING:
+    import keras
+
+    from .comparison import Comparison
+    from .data import Splits
 
 __all__ = ["Comparison", "Recipe", "compare"]
 
@@ -88,21 +90,29 @@ class Recipe:
                 for values in itertools.product(*(self.tune[n] for n in names))]
 
 
-class _EpochTimer(keras.callbacks.Callback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: list[float] = []
+def _epoch_timer() -> Any:
+    """A callback that records the wall time of every epoch in `.seconds`."""
+    import keras
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds.append(time.perf_counter() - self.started)
+
+    return EpochTimer()
 
 
 def _fit(recipe: Recipe, data: Splits, seed: int, epochs: int, hyper: dict[str, Any],
          monitor: bool) -> dict[str, Any]:
     """One run: build with `seed`, fit on the training split, evaluate on the test split."""
+    import keras
+
     from .callbacks import VanishingGradientDetector
     from .callbacks.gradient_detector import GradientWarning
 
@@ -112,7 +122,7 @@ def _fit(recipe: Recipe, data: Splits, seed: int, epochs: int, hyper: dict[str, 
         what = "an uncompiled model" if isinstance(model, keras.Model) else type(model).__name__
         raise TypeError(f"a recipe's `build` must return a compiled keras.Model; it returned "
                         f"{what} (compile it, e.g. with recipes.compile_recipe).")
-    timer = _EpochTimer()
+    timer = _epoch_timer()
     callbacks = [*(recipe.callbacks() if recipe.callbacks else []), timer]
     detector = VanishingGradientDetector(action="warn") if monitor else None
     if detector is not None:
@@ -132,6 +142,10 @@ def _fit(recipe: Recipe, data: Splits, seed: int, epochs: int, hyper: dict[str, 
 
 
 def _check_arguments(recipes: Any, data: Any, seeds: Any, tuning_seed: int) -> tuple[dict, list]:
+    import numpy as np
+
+    from .data import Splits
+
     if not isinstance(recipes, Mapping) or len(recipes) < 2:
         raise ValueError("`recipes` must map at least two names to recipes (a `Recipe` or a "
                          f"function data -> compiled model); received {recipes!r}.")
@@ -213,6 +227,10 @@ def compare(
             run and count its findings.
         verbose: 1 prints one line per run, 0 nothing.
     """
+    import numpy as np
+
+    from .comparison import Comparison, lower_is_better
+
     contenders, seeds = _check_arguments(recipes, data, seeds, tuning_seed)
     check_positive("epochs", epochs, integer=True)
     check_fraction("confidence", confidence)

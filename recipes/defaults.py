@@ -1,7 +1,9 @@
 """The lectures' tables as data: initializer per activation, default DNN, optimizer defaults.
 
-Everything else in the package reads its defaults from here, so a table in the
-slides has exactly one place in the code.
+Everything else in the package reads its defaults and its vocabularies (the
+names an argument accepts) from here, so a table in the slides, or a list of
+names, has exactly one place in the code. The module imports no Keras, so the
+command line can offer the names before Keras starts.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ ACTIVATION_ALIASES: MappingProxyType[str, str] = MappingProxyType(
 """Names the slides use for Keras activations (`None` also means linear)."""
 
 DISTRIBUTIONS = ("normal", "uniform")
+
+BATCH_NORM_PLACES = (None, "before", "after")
+"""Where `build_dnn` puts BatchNormalization: nowhere, before or after the activation."""
 
 # Lecture 001, "Default DNN configuration": He init, ELU, BN, dropout, Adam, no schedule.
 DEFAULT_DNN: MappingProxyType[str, Any] = MappingProxyType(
@@ -89,6 +94,31 @@ OPTIMIZER_DEFAULTS: MappingProxyType[str, MappingProxyType[str, Any]] = MappingP
     }
 )
 """Optimizer name -> Keras class and the lectures' default arguments."""
+
+MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop")
+"""The `make_optimizer` names that take `momentum=` (the Adam family takes `beta_1=`)."""
+
+CLIPPING_ARGUMENTS = ("clipvalue", "clipnorm", "global_clipnorm")
+"""`make_optimizer`'s gradient-clipping arguments, of which one at most is used."""
+
+SCHEDULE_NAMES = ("power", "exponential", "piecewise_constant", "cosine")
+"""The schedules `make_schedule` builds by name."""
+
+
+def default_learning_rate(optimizer: str) -> float:
+    """The lectures' learning rate for an optimizer name (SGD 0.01, the others 0.001).
+
+    Example:
+
+    ```python
+    default_learning_rate("adam")  # 0.001
+    ```
+
+    Args:
+        optimizer: a name of `OPTIMIZER_DEFAULTS`.
+    """
+    check_choice("optimizer", optimizer, sorted(OPTIMIZER_DEFAULTS))
+    return float(OPTIMIZER_DEFAULTS[optimizer]["learning_rate"])
 
 
 def canonical_activation(activation: str | None) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from .callbacks import _keras_internals
+
 FOLD_INTO = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
              keras.layers.DepthwiseConv2D)
 """Layers whose output channels can absorb a following BatchNormalization."""
@@ -75,7 +77,7 @@ def _foldable(layer: Any) -> bool:
 
 
 def _input_rank(layer: keras.layers.Layer) -> int:
-    return len(layer._inbound_nodes[-1].input_tensors[0].shape)
+    return len(_keras_internals.calls(layer)[-1].input_tensors[0].shape)
 
 
 def _float64(variable: Any) -> np.ndarray:
@@ -116,11 +118,13 @@ def _graph(model: keras.Model) -> tuple[dict[str, list[str]], dict[str, list[str
     for layer in clone.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        parents[layer.name] = [node.operation.name for node in layer._inbound_nodes[0].parent_nodes]
-        children[layer.name] = [node.operation.name for node in layer._outbound_nodes]
-        if len(layer._inbound_nodes) != 1:
+        nodes = _keras_internals.calls(layer)
+        parents[layer.name] = [node.operation.name for node in nodes[0].parent_nodes]
+        children[layer.name] = [node.operation.name
+                                for node in _keras_internals.consumers(layer)]
+        if len(nodes) != 1:
             children[layer.name].append("<shared>")
-    outputs = {tensor._keras_history.operation.name for tensor in clone.outputs}
+    outputs = {_keras_internals.producer(tensor)[0].name for tensor in clone.outputs}
     return parents, children, outputs
 
 

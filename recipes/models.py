@@ -14,14 +14,12 @@ from .callbacks._validation import (
     check_non_negative,
     check_positive,
 )
-from .defaults import DEFAULT_DNN, canonical_activation, initializer_for
+from .defaults import BATCH_NORM_PLACES, DEFAULT_DNN, canonical_activation, initializer_for
 from .heads import TASKS, output_layer
 
 __all__ = [
     "TASKS", "build_dnn", "default_dnn", "dense_block", "output_layer", "self_normalizing_dnn",
 ]
-
-BATCH_NORM_PLACES = (None, "before", "after")
 
 
 def dense_block(

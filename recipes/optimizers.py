@@ -8,6 +8,7 @@ from typing import Any
 import keras
 
 from . import _backend
+from .callbacks import _keras_internals
 from .callbacks._initial_loss import loss_kind
 from .callbacks._structure import output_names, pick_output
 from .callbacks._validation import (
@@ -16,10 +17,13 @@ from .callbacks._validation import (
     check_non_negative,
     check_positive,
 )
-from .defaults import OPTIMIZER_DEFAULTS
+from .defaults import (
+    CLIPPING_ARGUMENTS,
+    MOMENTUM_OPTIMIZERS,
+    OPTIMIZER_DEFAULTS,
+    default_learning_rate,
+)
 from .schedules import PowerSchedule
-
-MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop")
 
 FAST_STEPS_PER_EXECUTION = 32
 """Steps run per call of the compiled train function when `compile_recipe(fast=True)`.
@@ -113,18 +117,16 @@ def make_optimizer(
     for argument in ("epsilon", "weight_decay"):
         if argument in kwargs:
             check_non_negative(argument, kwargs[argument])
-    for argument, value in (
-        ("clipvalue", clipvalue),
-        ("clipnorm", clipnorm),
-        ("global_clipnorm", global_clipnorm),
-    ):
+    given = dict(zip(CLIPPING_ARGUMENTS, (clipvalue, clipnorm, global_clipnorm)))
+    for argument, value in given.items():
         if value is not None:
             check_positive(argument, value)
             settings[argument] = float(value)
-    clipping = [a for a in ("clipvalue", "clipnorm", "global_clipnorm") if a in settings]
+    clipping = [a for a in CLIPPING_ARGUMENTS if a in settings]
     if len(clipping) > 1:
         raise ValueError(
-            f"Use only one of `clipvalue`, `clipnorm`, `global_clipnorm`; received {clipping}."
+            f"Use only one of {', '.join(f'`{a}`' for a in CLIPPING_ARGUMENTS)}; received "
+            f"{clipping}."
         )
     if momentum is not None:
         if name not in MOMENTUM_OPTIMIZERS:
@@ -134,7 +136,7 @@ def make_optimizer(
             )
         check_fraction("momentum", momentum)
         settings["momentum"] = float(momentum)
-    rate = learning_rate if learning_rate is not None else settings["learning_rate"]
+    rate = learning_rate if learning_rate is not None else default_learning_rate(name)
     if decay is not None and schedule is not None:
         raise ValueError(
             "Pass either `decay=` (power schedule, lecture 001) or `schedule=`, not both; "
@@ -166,7 +168,7 @@ def _output_layers(model: keras.Model) -> dict[str, tuple[Any, int | None]]:
     names = output_names(model)
     if len(outputs) == len(names) and outputs:
         return {
-            name: (tensor._keras_history.operation,
+            name: (_keras_internals.producer(tensor)[0],
                    tensor.shape[-1] if len(tensor.shape) > 1 else 1)
             for name, tensor in zip(names, outputs)
         }

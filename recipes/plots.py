@@ -13,6 +13,9 @@ from typing import Any
 
 __all__ = ["plot_gradient_norms", "plot_activation_stats"]
 
+MAX_LEGEND_LAYERS = 6
+"""Past this many layers, gradient norms are coloured by depth with a colour bar, not a legend."""
+
 
 def _axes(ax: Any = None, figsize: tuple[float, float] = (7, 4)) -> Any:
     if ax is not None:
@@ -47,6 +50,10 @@ def plot_gradient_norms(
     ax = plot_gradient_norms(logger, title="sigmoid + Glorot")
     ```
 
+    Up to `MAX_LEGEND_LAYERS` layers get a legend; deeper nets are
+    coloured by depth (viridis, first layer dark) with a colour bar, so
+    that neighbouring layers look alike and distant ones differ.
+
     Args:
         logger_or_history: a `GradientNormLogger` (per-step `.history`), its
             `.history` dict, or a Keras `History` / `history.history` dict
@@ -75,10 +82,16 @@ def plot_gradient_norms(
     global_key = f"{prefix}/global"
     layer_keys = [k for k in keys if k != global_key
                   and (not kernels_only or k.endswith("/kernel"))]
-    for key in layer_keys:
+    by_depth = len(layer_keys) > MAX_LEGEND_LAYERS
+    if by_depth:
+        import matplotlib as mpl
+
+        colours = mpl.colormaps["viridis"].resampled(len(layer_keys))
+    for depth, key in enumerate(layer_keys):
         values = records[key]
         x = steps if steps is not None else range(len(values))
-        ax.plot(x, values, label=key[len(prefix) + 1:], linewidth=1.2)
+        ax.plot(x, values, label=key[len(prefix) + 1:], linewidth=1.2,
+                **({"color": colours(depth)} if by_depth else {}))
     if include_global and global_key in records:
         values = records[global_key]
         x = steps if steps is not None else range(len(values))
@@ -88,7 +101,18 @@ def plot_gradient_norms(
     ax.set_ylabel("gradient L2 norm")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="x-small", ncol=2)
+    if by_depth:
+        import matplotlib as mpl
+
+        bar = ax.figure.colorbar(mpl.cm.ScalarMappable(
+            norm=mpl.colors.Normalize(1, len(layer_keys)), cmap=colours), ax=ax)
+        bar.set_label(f"layer depth (1 = {layer_keys[0][len(prefix) + 1:]})")
+        bar.locator = _whole_numbers()
+        bar.update_ticks()
+        if include_global and global_key in records:
+            ax.legend(handles=ax.lines[-1:], fontsize="x-small")
+    else:
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
@@ -137,12 +161,14 @@ def plot_activation_stats(
         raise ValueError(f"No layer has the statistic {stat!r}; layers: {sorted(history)}.")
     values = [history[n][stat][epoch] for n in names]
     ax = _axes(ax)
-    ax.bar(range(len(names)), values, color="tab:blue")
+    bars = ax.bar(range(len(names)), values, color="tab:blue")
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=45, ha="right", fontsize="small")
     ax.set_ylabel(stat)
-    if stat in ("saturated", "dead"):
-        ax.set_ylim(0, 1)
+    if stat in ("saturated", "dead"):  # fractions: labelled, on an axis that shows small ones
+        ax.bar_label(bars, labels=[f"{v:.1%}" for v in values], fontsize="x-small")
+        ax.set_ylim(0, min(1.0, max(0.05, 1.3 * max(values))))
+        ax.yaxis.set_major_formatter("{x:.0%}")
     ax.set_title(title or f"activation {stat} per layer")
     return ax
 
@@ -169,8 +195,10 @@ def plot_lr_finder(
 
     The smoothed loss is the solid line, the per-batch losses are faint
     dots; the y axis is clipped a little above the starting loss so that
-    the divergence at the end does not squash the interesting part. Vertical
-    lines mark the suggested rate and the rate at the minimum.
+    the divergence at the end does not squash the interesting part (the
+    legend, below the plot, says how many batch losses lie outside it). Vertical lines mark the
+    suggested rate and the rate at the minimum; the legend says how one
+    follows from the other.
 
     Example:
 
@@ -206,18 +234,27 @@ def plot_lr_finder(
         ax.plot(rates, losses, ".", color="tab:gray", alpha=0.4, markersize=3, label="batch loss")
     ax.plot(rates, smoothed, color="tab:blue", label="smoothed loss")
     finite = smoothed[np.isfinite(smoothed)]
+    note = None
     if finite.size:
         low, high = float(finite.min()), float(finite[0])
-        ax.set_ylim(low - 0.05 * (high - low + 1e-12), high + 0.5 * (high - low + 1e-12))
+        bottom, top = low - 0.05 * (high - low + 1e-12), high + 0.5 * (high - low + 1e-12)
+        ax.set_ylim(bottom, top)
+        outside = int(np.sum(~((losses >= bottom) & (losses <= top)))) if show_raw else 0
+        if outside:
+            note = (f"{outside} batch losses lie outside the axis, which spans the smoothed "
+                    "loss (the divergence at high rates would squash it)")
     if mark_suggestion:
+        why = (" = minimum / 10: a safe distance below where the loss bottoms out"
+               if result.method == "min_loss" else " (steepest descent)")
         ax.axvline(result.suggested_learning_rate, color="tab:green", linestyle="--",
-                   label=f"suggested {result.suggested_learning_rate:.2g}")
+                   label=f"suggested {result.suggested_learning_rate:.2g}{why}")
         ax.axvline(result.min_loss_learning_rate, color="tab:red", linestyle=":",
-                   label=f"minimum {result.min_loss_learning_rate:.2g}")
+                   label=f"minimum of the smoothed loss {result.min_loss_learning_rate:.2g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.15), title=note,
+              title_fontsize="x-small")
     ax.set_title(title or "learning-rate finder")
     return ax
 
@@ -356,11 +393,21 @@ def plot_learning_curves(
         if f"val_{metric}" in logs:
             ax.plot(epochs, logs[f"val_{metric}"], marker="o", markersize=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_whole_numbers(list(epochs)))
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend()
     return list(axes)
+
+
+def _whole_numbers(values: Sequence[int] | None = None) -> Any:
+    """A tick locator at whole numbers: each of `values` when they are few, else spaced out."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+
+    if values is not None and len(values) <= 12:
+        return FixedLocator(sorted(set(values)))
+    return MaxNLocator(integer=True)
 
 
 # ---------------------------------------------------------------------------
@@ -473,6 +520,97 @@ def plot_mean_curves(
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
+    return ax
+
+
+# ---------------------------------------------------------------------------
+# Results on the test split and of a search (the command line's reports)
+# ---------------------------------------------------------------------------
+
+__all__ += ["plot_confusion_matrix", "plot_trial_scores"]
+
+
+def plot_confusion_matrix(
+    matrix: Any, class_names: Sequence[str], *, ax: Any = None, title: str | None = None
+) -> Any:
+    """Plot a confusion matrix: counts per true class (rows) and predicted class (columns).
+
+    Example:
+
+    ```python
+    plot_confusion_matrix([[50, 2], [4, 44]], ["cat", "dog"])
+    ```
+
+    Args:
+        matrix: square counts, row = true class, column = predicted class.
+        class_names: one name per class.
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    import numpy as np
+
+    counts = np.asarray(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or len(class_names) != len(counts):
+        raise ValueError(f"`matrix` must be square with one row per class name; received shape "
+                         f"{counts.shape} for {len(class_names)} names.")
+    side = min(10.0, 2.5 + 0.45 * len(counts))
+    ax = _axes(ax, figsize=(side + 1, side))
+    image = ax.imshow(counts, cmap="Blues")
+    ax.figure.colorbar(image, ax=ax, label="test samples")
+    ticks = range(len(counts))
+    ax.set_xticks(ticks, list(class_names), rotation=45, ha="right", fontsize="small")
+    ax.set_yticks(ticks, list(class_names), fontsize="small")
+    if len(counts) <= 20:
+        for (row, column), value in np.ndenumerate(counts):
+            ax.text(column, row, str(value), ha="center", va="center", fontsize="x-small",
+                    color="white" if value > counts.max() / 2 else "black")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "confusion matrix (test split)")
+    return ax
+
+
+def plot_trial_scores(
+    trials: Sequence[Mapping[str, Any]], objective: str, *, ax: Any = None,
+    title: str | None = None
+) -> Any:
+    """Plot the objective of every search trial, the best one marked.
+
+    Example:
+
+    ```python
+    plot_trial_scores([{"trial": 1, "score": 0.91}, {"trial": 2, "score": 0.95}],
+                      "val_accuracy")
+    ```
+
+    Args:
+        trials: one mapping per trial with `trial` (its number) and `score`
+            (`None` for a trial that did not complete).
+        objective: the objective's name; `val_loss` and other losses are
+            minimized, the rest maximized.
+        ax: matplotlib Axes to draw on (new figure if None).
+        title: the Axes title.
+
+    Returns:
+        The matplotlib Axes.
+    """
+    done = [(int(t["trial"]), float(t["score"])) for t in trials if t.get("score") is not None]
+    if not done:
+        raise ValueError(f"`trials` holds no completed trial with a score; received {trials!r}.")
+    ax = _axes(ax)
+    numbers, scores = zip(*done)
+    ax.plot(numbers, scores, "o", color="tab:blue", label="trial")
+    best = (min if "loss" in objective else max)(done, key=lambda pair: pair[1])
+    ax.plot(*best, "*", color="tab:red", markersize=14, label=f"best: trial {best[0]}")
+    ax.xaxis.set_major_locator(_whole_numbers(list(numbers)))
+    ax.set_xlabel("trial (as keras-tuner numbers it)")
+    ax.set_ylabel(objective)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(title or f"{objective} per trial")
     return ax
 
 

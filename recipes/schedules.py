@@ -2,8 +2,8 @@
 
 Keras already ships exponential, piecewise-constant, cosine and inverse-time
 decay; this module adds only what it lacks, the power schedule
-eta(t) = eta0 / (1 + t/s)^c (its curve, `callbacks.curves.power_decay`, is
-the one `callbacks.PowerScheduling` uses too), and a `make_schedule` helper
+eta(t) = eta0 / (1 + t/s)^c (it evaluates `callbacks.curves.Power`, the
+curve `callbacks.PowerScheduling` uses too), and a `make_schedule` helper
 that builds any of them by name with the lectures' parameter names.
 """
 
@@ -16,10 +16,10 @@ import keras
 from .callbacks._validation import (
     check_choice,
     check_fraction,
-    check_non_negative,
     check_positive,
 )
-from .callbacks.curves import power_decay
+from .callbacks.curves import Power
+from .defaults import SCHEDULE_NAMES
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -56,26 +56,31 @@ class PowerSchedule(keras.optimizers.schedules.LearningRateSchedule):
         name: str | None = None,
     ) -> None:
         super().__init__()
-        self.initial_learning_rate = float(
-            check_positive("initial_learning_rate", initial_learning_rate)
-        )
-        self.s = float(check_positive("s", s))
-        self.c = float(check_non_negative("c", c))
+        check_positive("initial_learning_rate", initial_learning_rate)  # named as here
+        self.curve = Power(initial_learning_rate, s, c)
         self.name = name
 
+    @property
+    def initial_learning_rate(self) -> float:
+        """eta0, the rate at step 0."""
+        return self.curve.start
+
+    @property
+    def s(self) -> float:
+        """The steps after which the rate has dropped to eta0 / 2**c."""
+        return self.curve.s
+
+    @property
+    def c(self) -> float:
+        """The power."""
+        return self.curve.c
+
     def __call__(self, step: Any) -> Any:
-        return power_decay(step, self.initial_learning_rate, self.s, self.c)
+        return self.curve.value(step)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "s": self.s,
-            "c": self.c,
-            "name": self.name,
-        }
-
-
-SCHEDULE_NAMES = ("power", "exponential", "piecewise_constant", "cosine")
+        config = self.curve.get_config()
+        return {"initial_learning_rate": config.pop("start"), **config, "name": self.name}
 
 
 def make_schedule(

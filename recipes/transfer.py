@@ -17,6 +17,7 @@ from typing import Any
 import keras
 
 from . import freezing
+from .callbacks import _keras_internals
 from .callbacks._structure import output_names, pick_output
 from .callbacks._validation import check_choice, check_non_negative, check_positive
 from .freezing import layer_index, recompile
@@ -123,15 +124,15 @@ def _output_tensor(clone: keras.Model, source: keras.Model, output: int | str | 
 def _walk_back(tensor: Any, drop: int, source_name: str) -> Any:
     """The tensor `drop` layers below `tensor` along its (single-input) path."""
     for _ in range(drop):
-        layer, node_index, _ = tensor._keras_history
-        inputs = layer._inbound_nodes[node_index].input_tensors
+        layer, node_index, _ = _keras_internals.producer(tensor)
+        inputs = _keras_internals.calls(layer)[node_index].input_tensors
         if len(inputs) != 1:
             raise ValueError(
                 f"`drop`={drop}: layer {layer.name!r} has {len(inputs)} inputs, so there is "
                 "no single tensor below it to build on; use a smaller `drop`."
             )
         tensor = inputs[0]
-        if isinstance(tensor._keras_history[0], keras.layers.InputLayer):
+        if isinstance(_keras_internals.producer(tensor)[0], keras.layers.InputLayer):
             raise ValueError(f"`drop`={drop} reaches the input of {source_name!r}: nothing left "
                              "to reuse.")
     return tensor

@@ -25,11 +25,11 @@ def write_csv(path, *, regression=False, n=120, seed=0):
 
 
 class _Page(HTMLParser):
-    """Collects the embedded images (alt -> src) and the section ids of report.html."""
+    """Collects the embedded images (alt -> src) and the section ids (in order) of report.html."""
 
     def __init__(self):
         super().__init__()
-        self.images, self.sections, self.text = {}, set(), []
+        self.images, self.sections, self.order, self.text = {}, set(), [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -37,6 +37,7 @@ class _Page(HTMLParser):
             self.images[attrs.get("alt")] = attrs.get("src", "")
         if tag == "section":
             self.sections.add(attrs.get("id"))
+            self.order.append(attrs.get("id"))
 
     def handle_data(self, data):
         self.text.append(data)

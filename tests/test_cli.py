@@ -1,4 +1,4 @@
-"""The `keras-recipes` command, run in-process through `recipes.cli.main` (issue 13)."""
+"""The `keras-recipes` command, run in-process through `keras_recipes.cli.main`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from _cli_helpers import read_page, write_csv
 
 from keras_recipes.cli import main
+from keras_recipes.cli.glossary import explain
+from keras_recipes.cli.report import shown_keys
 
 # The thread pools are the process's: tests never let `train` change them.
 KEEP = ["--cpu-threads", "keep"]
@@ -22,6 +24,11 @@ def gradients_note(summary):
     return summary.get("gradient_norms_note")
 
 
+def unexplained(summary):
+    """Keys of a summary that the report's glossary does not explain."""
+    return [key for key in shown_keys(summary) if not explain(key)]
+
+
 def test_train_writes_model_summary_report_and_history(tmp_path, capsys):
     output, report = tmp_path / "model.keras", tmp_path / "report"
     assert main(["train", "--epochs", "3", "--output", str(output), "--report", str(report),
@@ -30,20 +37,32 @@ def test_train_writes_model_summary_report_and_history(tmp_path, capsys):
     assert "multiclass classification, 10 classes" in printed
     assert keras.models.load_model(output).output_shape == (None, 10)
     summary = json.loads((report / "summary.json").read_text())
-    for key in ("recipe", "data", "metrics", "initial_loss", "checklist", "findings", "timings",
-                "versions", "backend"):
+    for key in ("verdict", "baseline", "recipe", "optimizer", "data", "metrics", "initial_loss",
+                "checklist", "findings", "timings", "versions", "backend"):
         assert key in summary, key
     assert summary["recipe"]["batch_norm"] == "after"  # no recipe: the default DNN
     assert set(summary["metrics"]) == {"train", "validation", "test"}
     assert summary["metrics"]["test"]["accuracy"] > 0.8
-    assert summary["initial_loss"]["measured"] == pytest.approx(2.3026, abs=0.05)
+    # one initial-loss number and band: the checklist's item 1
+    assert summary["initial_loss"] in summary["checklist"]
+    assert float(summary["initial_loss"]["measured"]) == pytest.approx(2.3026, abs=0.05)
+    # the optimizer as built: Adam's defaults, not the recipe's nulls
+    assert summary["optimizer"]["class"] == "Adam"
+    assert summary["optimizer"]["learning_rate"] == pytest.approx(1e-3)
+    assert summary["optimizer"]["beta_1"] == pytest.approx(0.9)
+    assert summary["baseline"]["metric"] == "accuracy" and summary["baseline"]["value"] < 0.2
+    assert summary["verdict"]["beats_baseline"] is True
     assert summary["versions"]["keras"] == keras.__version__
-    assert any(item["name"].startswith("1.") for item in summary["checklist"])
+    assert not unexplained(summary)
     header, *rows = (report / "history.csv").read_text().splitlines()
     assert len(rows) == 3 and "val_loss" in header and "act_std/" in header
+    assert [row.split(",")[0] for row in rows] == ["1", "2", "3"]  # as Keras prints epochs
     page = read_page(report / "report.html")
     assert page.images["learning curves"].startswith("data:image/png;base64,")
-    assert {"recipe", "findings", "checklist", "metrics"} <= page.sections
+    assert {"learning rate", "confusion matrix"} <= set(page.images)
+    assert {"verdict", "recipe", "optimizer", "checklist", "metrics", "glossary"} <= page.sections
+    assert page.order[0] == "verdict"  # the report leads with its verdict
+    assert "Verdict: " in printed and "beats the baseline" in printed
     if gradients_note(summary) is None:
         assert "grad_norm/hidden_1_dense/kernel" in header
         assert page.images["gradient norms per layer"].startswith("data:image/png;base64,")
@@ -66,11 +85,15 @@ def test_a_deep_sigmoid_net_is_diagnosed_with_remedies(tmp_path, capsys):
     assert summary["recipe"]["batch_norm"] is None  # an explicit net: no hidden BatchNorm
     if gradients_note(summary) is not None:
         pytest.skip(f"no gradient hook on this backend: {gradients_note(summary)}")
-    assert re.search(r"vanish", printed, re.IGNORECASE) and "Remedies" in printed
+    assert re.search(r"vanish", printed, re.IGNORECASE) and "remedy: " in printed
     assert any(f["kind"] == "vanishing" and f["remedies"] for f in summary["findings"])
+    assert all(f["epoch"] == 1 for f in summary["findings"])  # as the progress bar counts
+    # failing checklist items (plain SGD: no decay, no momentum) are in the console's verdict
+    assert "checklist 2. learning-rate decay" in printed and "checklist 3. optimizer" in printed
     findings = read_page(report / "report.html")
     text = "".join(findings.text)
     assert "vanishing" in text and "He initialization" in text
+    assert text.count("He initialization") == 1  # each remedy once
 
 
 def _weights(path):
@@ -124,21 +147,49 @@ def test_train_on_a_csv_states_the_task(regression, tmp_path, capsys):
     assert steps and all(done <= total == 3 for done, total in steps), steps
 
 
-def test_tune_writes_a_recipe_that_train_runs(tmp_path, capsys):
+def test_a_broken_search_then_a_plain_rerun_starts_fresh_and_reports_every_trial(
+        tmp_path, capsys, monkeypatch):
+    from keras_recipes.tuning import DNNHyperModel
+
     data = write_csv(tmp_path / "d.csv")
+    common = ["tune", "--data", data, "--target", "label", "--trials", "2", "--epochs", "2",
+              "--tuner", "random", "--directory", str(tmp_path / "trials")]
+
+    def broken(self, hp, model, *args, **kwargs):
+        raise ModuleNotFoundError("No module named 'tensorboard'")  # what a missing dep did
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DNNHyperModel, "fit", broken)
+        assert main([*common, "--report", "", "--quiet"]) == 1
+    assert "no trial completed" in capsys.readouterr().err
     report = tmp_path / "tune"
-    assert main(["tune", "--data", data, "--target", "label", "--trials", "2", "--epochs", "2",
-                 "--tuner", "random", "--directory", str(tmp_path / "trials"), "--report",
-                 str(report), "--save-model", str(tmp_path / "best.keras"), "--quiet"]) == 0
+    assert main([*common, "--report", str(report),
+                 "--save-model", str(tmp_path / "best.keras")]) == 0
     printed = capsys.readouterr().out
-    assert re.search(r"Best trial \S+: val_accuracy = [0-9.]+", printed)
+    best = re.search(r"Best trial (\d+) of 2 completed \(2 run\): val_accuracy = [0-9.]+",
+                     printed)
+    assert best and f"Trial {best.group(1)} Complete" in printed  # keras-tuner's numbering
     rows = list(csv.DictReader((report / "trials.csv").open()))
-    assert 1 <= len(rows) <= 2 and {"trial", "score", "n_hidden", "optimizer"} <= set(rows[0])
+    assert [row["trial"] for row in rows] == ["1", "2"]
+    assert all(row["status"] == "COMPLETED" for row in rows)
+    assert {"trial", "score", "n_hidden", "optimizer"} <= set(rows[0])
+    summary = json.loads((report / "summary.json").read_text())
+    assert len(summary["trials"]) == 2 and "learning_rate" in summary["search_space"]
+    assert "beats the baseline" in summary["verdict"]["headline"]  # the best model on test
+    assert not unexplained(summary)
+    page = read_page(report / "report.html")
+    assert {"trials", "search_space", "verdict"} <= page.sections
+    assert {"score per trial", "best trial's learning curves"} <= set(page.images)
     assert keras.models.load_model(tmp_path / "best.keras").output_shape == (None, 3)
+    # the best recipe trains for the epochs train is given, not the search's 2 per trial
+    recipe = json.loads((report / "best_recipe.json").read_text())
+    assert "epochs" not in recipe and recipe["seed"] == 42
+    train_report = tmp_path / "train"
     assert main(["train", "--recipe", str(report / "best_recipe.json"), "--data", data,
-                 "--target", "label", "--epochs", "1", "--quiet", "--report", "",
-                 "--output", str(tmp_path / "m.keras"), *KEEP]) == 0
-    assert json.loads((report / "summary.json").read_text())["recipe"]["epochs"] == 2
+                 "--target", "label", "--epochs", "3", "--patience", "0", "--quiet",
+                 "--report", str(train_report), "--output", str(tmp_path / "m.keras"),
+                 *KEEP]) == 0
+    assert json.loads((train_report / "summary.json").read_text())["epochs_run"] == 3
 
 
 def _parser_actions():

@@ -30,6 +30,17 @@ def _files(tmp):
     np.savez(tmp / "no_y.npz", x=np.zeros((30, 4)))
     (tmp / "text.npz").write_text("x,y\n1,2\n")
     (tmp / "folder.keras").mkdir()
+    x = np.random.default_rng(0).normal(size=(30, 3))
+    x[7, 1] = np.nan
+    np.savez(tmp / "nan.npz", x=x, y=np.arange(30) % 2)
+    np.savez(tmp / "inf_test.npz", x=np.zeros((30, 3)), y=np.arange(30) % 2,
+             x_test=np.full((5, 3), np.inf), y_test=np.arange(5) % 2)
+    (tmp / "blank.csv").write_text("a,b,label\n1,2,0\n3,,1\n" + "".join(
+        f"{i},{i},{i % 2}\n" for i in range(30)))
+    (tmp / "nan.csv").write_text("a,b,label\n1,nan,0\n" + "".join(
+        f"{i},{i},{i % 2}\n" for i in range(30)))
+    (tmp / "header_only.csv").write_text("a,b,label\n")
+    (tmp / "taken.keras").write_text("a previous run's model")
 
 
 CASES = {
@@ -39,7 +50,8 @@ CASES = {
     "checklist-not-a-model": ("--model", ["checklist", "--model", "{tmp}/notes.keras"]),
     "checklist-uncompiled": ("--model", ["checklist", "--model", "{tmp}/uncompiled.keras"]),
     "checklist-unknown-data": ("--data", ["checklist", "--data", "mnist"]),
-    "lr-find-inverted-range": ("--min-rate", ["lr-find", "--min-rate", "1", "--max-rate", "0.1"]),
+    # LRFinder owns the rule and names max_learning_rate first
+    "lr-find-inverted-range": ("--max-rate", ["lr-find", "--min-rate", "1", "--max-rate", "0.1"]),
     "lr-find-zero-rate": ("--min-rate", ["lr-find", "--min-rate", "0"]),
     "lr-find-negative-batch": ("--batch-size", ["lr-find", "--batch-size", "-4"]),
     "lr-find-unknown-data": ("--data", ["lr-find", "--data", "cifar"]),
@@ -52,6 +64,13 @@ CASES = {
     "train-few-per-class": ("--data", ["train", "--data", "{tmp}/few.csv", "--target", "label"]),
     "train-npz-without-y": ("--data", ["train", "--data", "{tmp}/no_y.npz"]),
     "train-text-as-npz": ("--data", ["train", "--data", "{tmp}/text.npz"]),
+    "train-nan-in-npz": ("--data", ["train", "--data", "{tmp}/nan.npz"]),
+    "train-inf-in-npz-test": ("--data", ["train", "--data", "{tmp}/inf_test.npz"]),
+    "train-blank-csv-cell": ("--data", ["train", "--data", "{tmp}/blank.csv", "--target", "label"]),
+    "train-nan-csv-cell": ("--data", ["train", "--data", "{tmp}/nan.csv", "--target", "label"]),
+    "train-header-only-csv": ("--data", ["train", "--data", "{tmp}/header_only.csv", "--target",
+                                         "label"]),
+    "train-output-taken": ("--output", ["train", "--output", "{tmp}/taken.keras"]),
     "checklist-model-for-other-data": ("--model", ["checklist", "--model", "{tmp}/wide.keras",
                                                    "--data", "{tmp}/ok.csv", "--target", "label"]),
     "train-target-on-digits": ("--target", ["train", "--target", "label"]),
@@ -85,6 +104,26 @@ def test_user_error_exits_2_with_one_line_naming_the_flag(flag, argv, tmp_path, 
     value = argv[argv.index(flag) + 1] if flag in argv else None
     if value is not None and flag != "--clipvalue":
         assert value in err, err
+
+
+WHERE = {
+    # case -> words the message must hold: the file's name and where in it
+    "train-nan-in-npz": ("nan.npz", "array x", "sample 7"),
+    "train-inf-in-npz-test": ("inf_test.npz", "array x_test", "inf"),
+    "train-blank-csv-cell": ("blank.csv", "line 3", "'b'", "blank"),
+    "train-nan-csv-cell": ("nan.csv", "line 2", "'b'"),
+    "train-header-only-csv": ("header_only.csv", "no data rows"),
+    "train-output-taken": ("taken.keras", "--overwrite"),
+}
+
+
+@pytest.mark.parametrize("case", WHERE)
+def test_bad_data_and_taken_outputs_say_where(case, tmp_path, capsys):
+    _files(tmp_path)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in CASES[case][1]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert all(word in err for word in WHERE[case]), err
 
 
 def test_unknown_recipe_key_is_named(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""recipes.compare: the same splits, several seeds, the spread, and verdicts that follow from them."""
+"""recipes.compare: the same splits, several seeds, the spread, and the verdicts that follow."""
 
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ def test_a_loss_is_judged_lower_is_better_and_a_diverged_run_is_not_compared():
     result = Comparison(recipes={}, seeds=[0, 1], metric="loss", runs=runs_of({
         "a": [0.80, 0.81], "b": [0.90, 0.91]}))
     # loss = 1 - accuracy: b has the lower loss
-    assert result.verdicts[0]["better"] == "b" and "lower test loss" in result.verdicts[0]["verdict"]
+    (verdict,) = result.verdicts
+    assert verdict["better"] == "b" and "lower test loss" in verdict["verdict"]
     runs = runs_of({"a": [0.8, 0.81], "b": [0.9, 0.91]})
     runs["b"][0]["test"]["loss"] = float("nan")
     verdict = Comparison(recipes={}, seeds=[0, 1], metric="loss", runs=runs).verdicts[0]

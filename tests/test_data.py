@@ -150,14 +150,41 @@ def test_npz_with_a_test_set_and_standardization_from_the_training_split(tmp_pat
     np.testing.assert_allclose(scaled.train[0].mean(axis=0), 0.0, atol=1e-5)
     np.testing.assert_allclose(scaled.train[0].std(axis=0), 1.0, atol=1e-4)
     assert scaled.test[0].mean() > 5 and scaled.task == "multiclass"
-    assert stats["features_constant"] == 0
+    assert stats["constant_features"] == 0 and stats["target_mean"] is None  # classes: as is
+
+
+def test_regression_targets_are_standardized_with_the_training_split(tmp_path):
+    from keras_recipes.cli.user_data import load_csv, standardize
+
+    rows = [(i, 100 + 7.0 * i) for i in range(60)]
+    data = load_csv(_csv(tmp_path / "r.csv", ["a", "y"], rows), "y")
+    scaled, stats = standardize(data)
+    np.testing.assert_allclose(scaled.train[1].mean(), 0.0, atol=1e-5)
+    np.testing.assert_allclose(scaled.train[1].std(), 1.0, atol=1e-4)
+    assert stats["target_mean"] == [pytest.approx(data.train[1].mean())]
+    restored = scaled.test[1] * stats["target_std"][0] + stats["target_mean"][0]
+    np.testing.assert_allclose(restored, data.test[1], rtol=1e-5)
+    assert standardize(data, targets=False)[1]["target_mean"] is None
+
+
+def test_labels_keep_the_spelling_of_the_file(tmp_path):
+    from keras_recipes.cli.user_data import load_csv, load_npz
+
+    ints = _csv(tmp_path / "i.csv", ["a", "y"], [(i, i % 3) for i in range(30)])
+    assert load_csv(ints, "y").class_names == ("0", "1", "2")
+    np.savez(tmp_path / "f.npz", x=np.arange(30.0)[:, None], y=np.arange(30) % 2 * 1.0)
+    assert load_npz(tmp_path / "f.npz").class_names == ("0.0", "1.0")  # the array's own dtype
 
 
 @pytest.mark.parametrize(("rows", "argument", "words"), [
     ([(1, 0)] * 5, "target", "not in"),
     ([(i, i % 20) for i in range(30)], "path", "at least 3 per class"),
-    ([(i, 1) for i in range(30)], "path", "one class"),
-], ids=["missing-column", "few-per-class", "one-class"])
+    ([(i, 1) for i in range(30)], "path", "one class only (1)"),
+    ([], "path", "no data rows"),
+    ([(1, 0), ("", 1)] + [(i, i % 2) for i in range(30)], "path", "line 3"),
+    ([(1, 0), ("inf", 1)] + [(i, i % 2) for i in range(30)], "path", "'inf'"),
+    ([(1, 0), (2, "nan")] + [(i, i % 2) for i in range(30)], "path", "column 'label'"),
+], ids=["missing-column", "few-per-class", "one-class", "header-only", "blank", "inf", "nan"])
 def test_csv_errors_name_the_argument(tmp_path, rows, argument, words):
     from keras_recipes.cli.user_data import DataError, load_csv
 

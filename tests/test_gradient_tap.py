@@ -379,3 +379,22 @@ def test_loss_scale_optimizer_skipping_steps_repeats_the_norms_without_a_warning
     assert 0 < applied < steps  # some steps were skipped, later ones applied
     assert len(logger.history["step"]) == applied
     assert np.isfinite(history.history["grad_norm/global"][-1])
+
+
+def test_norms_follow_keras_through_accumulation_clipping_and_loss_scaling_at_once():
+    # The tap reads the gradients where Keras applies them: the mean of the two
+    # accumulated batches, unscaled, then clipped per variable.
+    x, y = _data(n=128)
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.0, gradient_accumulation_steps=2, clipnorm=0.1,
+                                       loss_scale_factor=64.0),
+                  "sparse_categorical_crossentropy")
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, callbacks=[logger], verbose=0)
+    first, second = (reference_grads(model, x[i:i + 64], y[i:i + 64]) for i in (0, 64))
+    mean = [(a + b) / 2 for a, b in zip(first, second, strict=True)]
+    assert logger.history["step"] == [0]  # one update from two batches
+    for name, grad in zip(NAMES, mean, strict=True):
+        expected = min(np.linalg.norm(grad), 0.1)
+        np.testing.assert_allclose(logger.history[f"grad_norm/{name}"], [expected], rtol=1e-5)
+    assert np.linalg.norm(mean[0]) > 0.15 and np.linalg.norm(mean[-1]) < 0.07  # clipped: some

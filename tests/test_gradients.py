@@ -1,4 +1,4 @@
-"""GradientNormLogger and VanishingGradientDetector (callbacks/gradients.py, _gradient_tap.py)."""
+"""GradientNormLogger and VanishingGradientDetector (callbacks/gradients.py, callbacks/_tap/)."""
 
 from __future__ import annotations
 

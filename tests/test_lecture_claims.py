@@ -33,7 +33,17 @@ S2 001 clipnorm fed [0.9, 1000] but printed for [0.9, 100]; S3 001 ELU with the
 threshold at z < 1; S4 001 better init written std sqrt(n_in); S5 001
 `LeakyReLU(alpha=0.2)` (Keras 3: `negative_slope`, default 0.3; text: 0.01);
 S6 002 log loss "returns values between 0 and 1"; S7 001 pre-Keras-3 `lr=` /
-`decay=`. ("Table 11-2" naming two tables in 001 has nothing to recompute; README.)
+`decay=`; S8 001 tanh "asymmetric about the origin" (it is odd); S9 001 clipping by
+norm without "if ||g|| > c"; S10 001 BN's mu and sigma "at the end of training"
+(moving averages, every step); S11 001 "|w_j| < 1" for N(0, 1) weights (68 %);
+S12 001 "leaky ELU", `keras.optimizer`, `Layer.trainable`; S13 000 a momentum
+velocity that is never updated; S14 002 "< 3000 samples: all the data" against its
+own 2000-in-batches-of-500 example; S15 003 the step function "has no derivative";
+S16 004 the update with m_k instead of m_(k+1); S17 004 m_hat / sqrt(v_hat) "an
+unbiased estimator of the gradient with unit variance"; S18 epsilon inside the
+square root (000/001) or outside (004). No number to recompute: "Table 11-2" naming
+two tables in 001, 004 calling the activations "loss functions", 001's `Model =` and
+`Keras.layers` capitals (docs/slides.md).
 """
 
 from __future__ import annotations
@@ -156,7 +166,7 @@ def test_C3_std_of_sum_sqrt501_vs_sqrt_three_halves_deck001() -> None:
     unit = _output_std(1.0)
     scaled = _output_std(1.0 / math.sqrt(1000))
     assert unit == pytest.approx(math.sqrt(501), rel=0.02)
-    assert round(math.sqrt(501), 1) == 22.4
+    assert round(unit, 0) == 22  # the slide's 22.4
     assert scaled == pytest.approx(math.sqrt(3 / 2), rel=0.02)
 
 
@@ -229,9 +239,10 @@ def test_C8_clipnorm_and_slip_S2_deck001() -> None:
         np.testing.assert_allclose(update, by_hand, rtol=1e-6)
         np.testing.assert_allclose(update, printed_by_keras, rtol=1e-6)
         assert np.linalg.norm(update) == pytest.approx(1.0, rel=1e-6)
-    # the slide's printed first component belongs to [0.9, 100], not [0.9, 1000]
-    assert 0.9 / math.hypot(0.9, 100) == pytest.approx(0.00899964, rel=1e-5)
-    assert 0.9 / math.hypot(0.9, 1000) != pytest.approx(0.00899964, rel=1e-2)
+    # the slide's printed first component belongs to [0.9, 100], not to the [0.9, 1000] it feeds
+    clip = recipes.make_optimizer("sgd", learning_rate=1.0, clipnorm=1.0)
+    fed_1000 = -_one_update(clip, [0.9, 1000.0])
+    assert fed_1000[0] != pytest.approx(0.00899964, rel=1e-2)
 
 
 def test_C9_power_schedule_and_decay_is_one_over_s_deck001() -> None:
@@ -537,3 +548,139 @@ def test_S7_pre_keras3_spelling_deck001() -> None:
     kept.build([var])
     kept.iterations.assign(10_000)
     assert float(kept.learning_rate) == pytest.approx(0.005, rel=1e-6)
+
+
+# ------------------------------------------------- slips found on a later read
+
+
+def test_S8_tanh_is_odd_not_asymmetric_deck001() -> None:
+    # 001 calls tanh "asymmetric about the origin"; it is odd (point-symmetric) and zero-centred
+    z = np.linspace(-3, 3, 61)
+    tanh, sigmoid = _np(keras.activations.tanh(z)), _np(keras.activations.sigmoid(z))
+    np.testing.assert_allclose(tanh[::-1], -tanh, atol=1e-6)  # tanh(-z) = -tanh(z)
+    assert abs(tanh.mean()) < 1e-6 and sigmoid.mean() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_S9_clipnorm_rescales_only_a_gradient_longer_than_c_deck001() -> None:
+    # 001 writes g <- c g / ||g|| without its condition "if ||g|| > c"
+    short = [0.3, 0.4]  # norm 0.5 < c = 1
+    update = -_one_update(recipes.make_optimizer("sgd", learning_rate=1.0, clipnorm=1.0), short)
+    np.testing.assert_allclose(update, short, rtol=1e-6)  # left alone
+    as_written = np.array(short) / np.linalg.norm(short)  # [0.6, 0.8]: stretched to norm 1
+    assert np.linalg.norm(update) == pytest.approx(0.5, rel=1e-6)
+    assert not np.allclose(update, as_written, rtol=0.1)
+
+
+def test_S10_batch_norm_moving_statistics_follow_every_training_step_deck001() -> None:
+    # 001: mu and sigma "at the end of training"; they are moving averages updated at every step
+    bn = keras.layers.BatchNormalization(momentum=0.99)
+    x = np.random.default_rng(8).normal(5.0, 2.0, size=(64, 3)).astype("float32")
+    means = []
+    for _ in range(3):
+        bn(x, training=True)
+        means.append(_np(bn.moving_mean)[0])
+    batch_mean = float(x[:, 0].mean())
+    np.testing.assert_allclose(means, [(1 - 0.99**k) * batch_mean for k in (1, 2, 3)], rtol=1e-4)
+    bn(x, training=False)  # inference reads them and leaves them as they are
+    assert _np(bn.moving_mean)[0] == pytest.approx(means[-1], rel=1e-7)
+
+
+def test_S11_about_68_percent_of_standard_normal_weights_have_abs_below_one_deck001() -> None:
+    # 001: weights drawn with mean 0 and std 1 -> "|w_j| < 1"
+    w = _np(keras.initializers.RandomNormal(stddev=1.0, seed=11)((200_000,)))
+    assert np.mean(np.abs(w) < 1) == pytest.approx(math.erf(1 / math.sqrt(2)), abs=0.004)  # 0.683
+    assert np.mean(np.abs(w) >= 1) > 0.3
+
+
+def test_S12_names_and_spellings_that_keras_3_does_not_have_deck001() -> None:
+    # "leaky ELU" (001's low-latency guideline) is no Keras activation; `keras.optimizer` is
+    # `keras.optimizers`; the freezing loop needs the loop variable, `layer.trainable = False`
+    with pytest.raises(ValueError, match="leaky_elu"):
+        keras.activations.get("leaky_elu")
+    assert not hasattr(keras, "optimizer") and hasattr(keras.optimizers, "SGD")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    assert [len(layer.trainable_weights) for layer in model.layers] == [0, 2]
+
+
+def test_S13_momentum_with_a_velocity_that_is_never_updated_is_plain_sgd_deck000() -> None:
+    # 000: theta <- theta + m v - alpha g, "v initially 0", with no update rule for v
+    theta0, alpha, m, steps = np.array([-4.0, 0.4]), 0.01, 0.9, 30
+    literal, theta, v = [theta0.copy()], theta0.copy(), np.zeros(2)
+    for _ in range(steps):
+        theta = theta + m * v - alpha * _valley_grad(theta)  # v stays 0
+        literal.append(theta.copy())
+    plain = _apply_steps(keras.optimizers.SGD(alpha), theta0, _valley_grad, steps)
+    momentum = _apply_steps(keras.optimizers.SGD(alpha, momentum=m), theta0, _valley_grad, steps)
+    np.testing.assert_allclose(np.array(literal), plain, atol=1e-5)
+    assert _valley(momentum[-1]) < _valley(plain[-1]) / 10  # the velocity has to be updated
+
+
+def test_S14_full_batch_rule_against_its_own_example_deck002() -> None:
+    # 002: "< 3000 samples: use all the data", then 2000 samples in batches of 500
+    x = np.random.default_rng(14).normal(size=(2000, 2)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    iterations = {}
+    for batch_size in (len(x), 500):  # the rule (2000 < 3000: one batch), the example
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.01), "mse")
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        iterations[batch_size] = int(model.optimizer.iterations)
+    assert iterations == {2000: 1, 500: 4}  # by its own rule the example's epoch is 1 step, not 4
+
+
+def test_S15_the_step_function_has_derivative_zero_not_none_deck003() -> None:
+    # 003: the step function "has no derivatives at the extremes where the output is 0 or 1";
+    # it has one, and it is 0 there; the sigmoid's is small but positive
+    z = np.array([-3.0, -0.5, 0.5, 3.0])
+    (step_grad,) = _autodiff(lambda t: keras.ops.sum((keras.ops.sign(t) + 1) / 2), [z])
+    (sigmoid_grad,) = _autodiff(lambda t: keras.ops.sum(keras.ops.sigmoid(t)), [z])
+    np.testing.assert_array_equal(step_grad, 0.0)
+    assert np.all(sigmoid_grad > 0.04)  # sigma'(3) = 0.045
+
+
+def test_S16_momentum_step_uses_the_average_just_computed_deck004() -> None:
+    # 004 writes theta_{k+1} = theta_k - alpha m_k; with m_0 = 0 the first step would not move
+    theta0, alpha, beta = np.array([-4.0, 0.4]), 0.19, 0.9
+    g0 = _valley_grad(theta0)
+    m1 = beta * 0.0 + (1 - beta) * g0
+    as_written = theta0 - alpha * 0.0  # alpha m_0
+    keras_step = _apply_steps(
+        keras.optimizers.SGD(alpha * (1 - beta), momentum=beta), theta0, _valley_grad, 1
+    )[1]
+    np.testing.assert_allclose(as_written, theta0)
+    np.testing.assert_allclose(keras_step, theta0 - alpha * m1, rtol=1e-5)  # alpha m_{k+1}
+    assert np.abs(keras_step - theta0).max() > 0.7
+
+
+def test_S17_adam_ratio_is_no_unbiased_unit_variance_gradient_estimate_deck004() -> None:
+    # 004: m_hat / sqrt(v_hat) "is an unbiased estimator of the gradient with unit variance"
+    rng = np.random.default_rng(17)
+    runs, steps, beta1, beta2 = 20_000, 200, 0.9, 0.999
+    for mean_g in (3.0, 0.01):
+        m = v = np.zeros(runs)
+        for _ in range(steps):
+            g = rng.normal(mean_g, 1.0, runs)
+            m, v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g * g
+        ratio = (m / (1 - beta1**steps)) / np.sqrt(v / (1 - beta2**steps))
+        if mean_g == 3.0:
+            assert 0.8 < ratio.mean() < 1.0  # about 0.95: far from the gradient, 3
+        else:
+            assert abs(ratio.mean()) < 0.05  # about mean_g / std(g), small either way
+        assert ratio.var() < 0.3  # not unit variance (about (1 - beta1) / (1 + beta1) scaled)
+
+
+def test_S18_epsilon_inside_or_outside_the_square_root_deck000_deck001_deck004() -> None:
+    # 000/001: sqrt(v_hat + eps); 004 and Keras: sqrt(v_hat) + eps (Keras on the uncorrected v)
+    eps, lr = 1e-7, 1.0
+    for g, same in ((1.0, True), (1e-5, False)):
+        m_hat, v_hat = g, g * g  # first step: the bias-corrected moments are g and g^2
+        inside, outside = lr * m_hat / math.sqrt(v_hat + eps), lr * m_hat / (math.sqrt(v_hat) + eps)
+        keras_step = -_one_update(keras.optimizers.Adam(lr, epsilon=eps), [g])[0]
+        keras_form = lr * g / (abs(g) + eps / math.sqrt(1 - 0.999))
+        assert keras_step == pytest.approx(keras_form, rel=1e-4)
+        if same:
+            assert inside == pytest.approx(outside, rel=1e-6)
+        else:
+            assert 25 < outside / inside < 35  # 0.99 vs 0.032: the inside form barely moves

@@ -1,7 +1,15 @@
-"""Every notebook runs top to bottom (on a copy; the stored outputs stay as they are)."""
+"""Every notebook runs top to bottom (on a copy; the stored outputs stay as they are).
+
+With `RECIPES_NOTEBOOK_NUMERICS=perturbed` the kernels run on other floating-point
+numerics (`execute.perturbed_environment`: oneDNN the other way from this CPU's
+default, one intra-op thread), as a stand-in for another CPU; `.ci/run` runs the
+notebooks a second time that way, so that a claim resting on one CPU's rounding fails.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -12,22 +20,45 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 
 import nbformat  # noqa: E402
-from execute import execute_notebook, strip_startup_noise  # noqa: E402
+from execute import (  # noqa: E402
+    execute_notebook,
+    onednn_default_on,
+    onednn_on,
+    perturbed_environment,
+    strip_startup_noise,
+)
 
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 pytestmark = pytest.mark.tensorflow_only(
     reason="the notebooks are executed and stored on TensorFlow (notebook 04 sets its threads)")
 
 
+NUMERICS = os.environ.get("RECIPES_NOTEBOOK_NUMERICS", "default")
+
+
+@functools.cache
+def _kernel_environment() -> dict[str, str] | None:
+    if NUMERICS not in ("default", "perturbed"):
+        raise ValueError(f"RECIPES_NOTEBOOK_NUMERICS={NUMERICS!r}; accepted: 'default' (or unset), "
+                         "'perturbed'")
+    return perturbed_environment() if NUMERICS == "perturbed" else None
+
+
 def test_there_are_notebooks() -> None:
     assert len(PATHS) >= 1
+
+
+def test_perturbed_environment_flips_onednn_and_uses_one_thread() -> None:
+    env = perturbed_environment()
+    assert onednn_on(env) is not onednn_default_on()
+    assert env["TF_NUM_INTRAOP_THREADS"] == "1"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     copy = tmp_path / path.name
     shutil.copy(path, copy)
-    notebook = execute_notebook(copy, timeout=300, save=False)
+    notebook = execute_notebook(copy, timeout=300, save=False, env=_kernel_environment())
     errors = [
         output
         for cell in notebook.cells

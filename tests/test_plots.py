@@ -1,4 +1,4 @@
-"""Plot helpers in recipes/plots.py: gradient norms and activation statistics."""
+"""Plot helpers in keras_recipes.plots: gradient norms, activations, results of a run or search."""
 
 from __future__ import annotations
 
@@ -80,4 +80,46 @@ def test_plot_seed_spread_and_mean_curves():
         plot_seed_spread({})
     with pytest.raises(ValueError, match="curves"):
         plot_mean_curves({"sgd": [[1.0, 2.0], [1.0]]})
+    plt.close("all")
+
+
+def test_deep_nets_colour_gradient_norms_by_depth_with_a_colour_bar():
+    depth = 22
+    records = {"step": [0, 1], "grad_norm/global": [1.0, 1.0],
+               **{f"grad_norm/hidden_{i}/kernel": [10.0 ** -i, 10.0 ** -i]
+                  for i in range(1, depth + 1)}}
+    ax = plot_gradient_norms(records)
+    colours = [tuple(line.get_color()) for line in ax.get_lines()[:depth]]
+    assert len(set(colours)) == depth  # no colour repeats (hidden_1 and hidden_11 differ)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["global"]  # the colour bar names depth
+    assert any("layer depth" in a.get_ylabel() for a in ax.figure.axes if a is not ax)
+    shallow = plot_gradient_norms({k: v for k, v in list(records.items())[:5]})
+    assert len(shallow.get_legend().get_texts()) == 4  # 3 layers + global: a legend
+    plt.close("all")
+
+
+def test_confusion_matrix_and_trial_scores():
+    from keras_recipes.plots import plot_confusion_matrix, plot_trial_scores
+
+    ax = plot_confusion_matrix([[5, 1], [2, 7]], ["cat", "dog"])
+    assert [t.get_text() for t in ax.texts] == ["5", "1", "2", "7"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cat", "dog"]
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion_matrix([[1, 2]], ["a"])
+    ax = plot_trial_scores([{"trial": 1, "score": 0.5}, {"trial": 2, "score": None},
+                            {"trial": 3, "score": 0.7}], "val_accuracy")
+    assert ax.get_legend().get_texts()[1].get_text() == "best: trial 3"
+    assert list(ax.get_xticks()) == [1, 3]  # whole trial numbers, even for few trials
+    best = plot_trial_scores([{"trial": 1, "score": 0.5}, {"trial": 2, "score": 0.2}],
+                             "val_loss")
+    assert best.get_legend().get_texts()[1].get_text() == "best: trial 2"  # a loss: lowest
+    plt.close("all")
+
+
+def test_small_fractions_are_labelled_on_an_axis_that_shows_them():
+    history = {"h1": {"saturated": [0.002]}, "h2": {"saturated": [0.01]}}
+    ax = plot_activation_stats(history, stat="saturated")
+    assert ax.get_ylim()[1] == pytest.approx(0.05)
+    assert [t.get_text() for t in ax.texts] == ["0.2%", "1.0%"]
     plt.close("all")

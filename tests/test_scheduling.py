@@ -1,4 +1,4 @@
-"""PowerScheduling, OneCycleScheduler and MomentumScheduling (issue 4)."""
+"""PowerScheduling, OneCycleScheduler, MomentumScheduling (callbacks/scheduling.py, momentum.py)."""
 
 from __future__ import annotations
 
@@ -262,6 +262,59 @@ def test_momentum_scheduling_changes_the_update_not_only_the_attribute():
     first = _sgd_momentum_reference(x, y, w0, b0, 0.05, [0.5], N // BATCH)
     np.testing.assert_allclose(w1, first[0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(b1, first[1], rtol=1e-4, atol=1e-5)
+
+
+def test_momentum_scheduled_through_zero_keeps_the_velocity_and_leaves_a_float():
+    # ScheduledHyperparameter answers SGD's `momentum != 0` for the value it was built
+    # with: at 0 the velocity is still the one the update uses, and it carries on after.
+    x, y = _data()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.SGD(learning_rate=0.05, momentum=0.5)
+    model.compile(optimizer, "mse")
+    w0, b0 = (v.copy() for v in model.get_weights())
+    schedule = [0.0, 0.9, 0.0, 0.9]
+    model.fit(x, y, batch_size=BATCH, epochs=4, shuffle=False, verbose=0,
+              callbacks=[MomentumScheduling(schedule=schedule)])
+    w, b = _sgd_momentum_reference(x, y, w0, b0, 0.05, schedule, N // BATCH)
+    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.get_weights()[1], b, rtol=1e-4, atol=1e-5)
+    # nothing of the schedule is left on the optimizer: the last value, as a float
+    assert type(optimizer.momentum) is float and optimizer.momentum == pytest.approx(0.9)
+    assert "get_config" not in vars(optimizer) and "save_own_variables" not in vars(optimizer)
+    assert len(optimizer.variables) == 4
+
+
+@pytest.mark.torch_unsupported(reason="the torch train step runs eagerly (no trace)")
+def test_a_plain_variable_cannot_stand_in_for_a_compared_hyperparameter():
+    """Why ScheduledHyperparameter answers comparisons itself: a traced step needs a bool."""
+    from keras_recipes.callbacks._scheduling_base import ScheduledHyperparameter
+
+    x, y = _data()
+    model = _model(keras.optimizers.SGD(learning_rate=0.05, momentum=0.5))
+    _fit(model, [], 1)
+    plain = keras.Variable(0.5, trainable=False)
+    assert keras.ops.is_tensor(plain != 0)  # SGD's `if self.momentum != 0` gets a tensor
+    model.optimizer.__dict__["momentum"] = plain
+    model.make_train_function(force=True)
+    with pytest.raises(Exception, match=r"(?i)bool"):
+        _fit(model, [], 2, initial_epoch=1)
+    scheduled = ScheduledHyperparameter(0.0, built_value=0.5, name="momentum")
+    assert (scheduled != 0) is True and (scheduled > 0) is True and float(scheduled) == 0.0
+
+
+def test_eta0_is_the_shortest_decimal_not_the_nearest_float32():
+    """Why PowerScheduling looks for a short decimal: inverting the rate is ambiguous."""
+    from keras_recipes.callbacks.curves import Power
+
+    eta0 = float(np.float32(0.05))
+    neighbour = float(np.nextafter(np.float32(0.05), np.float32(1.0)))
+    # both give the same rate at step 6, not at step 7: the rate of step 6 cannot tell them
+    assert Power(neighbour, 5.0)(6) == Power(eta0, 5.0)(6)
+    assert Power(neighbour, 5.0)(7) != Power(eta0, 5.0)(7)
+    callback = PowerScheduling(s=5.0)
+    for step in range(40):
+        assert callback._infer_eta0(Power(eta0, 5.0)(step), step) == eta0, step
 
 
 @pytest.mark.torch_unsupported(

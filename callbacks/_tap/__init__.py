@@ -1,7 +1,8 @@
-"""The gradient machinery behind the gradient callbacks (private).
+"""The gradient machinery behind the gradient callbacks (private), one module per stage.
 
-`tap` installs the capture into a model's train step, `step` holds the
-wrappers that run inside the traced step, `norms` reduces gradients to
-squared norms, `client` is what a callback holds to read them, and `health`
-is the detector's criterion on those norms.
+`capture` sees the gradients an update applies inside the compiled step and
+writes their squared norms (`norms`) into a ring buffer; `logs` puts them into
+Keras's step and epoch logs and `client` is what a callback holds to read the
+ring. `tap` ties the stages to one model for one fit, and `health` is the
+detector's criterion on the norms.
 """

@@ -1,10 +1,11 @@
-"""`_TapClient`: the base of the callbacks that read the gradient tap's rows.
+"""Stage 3 of the gradient path, for callbacks: `_TapClient` reads the tap's rows.
 
-`callbacks._tap.tap` records one row of squared gradient norms per
-computed step into an in-graph ring buffer; a client attaches to it at train
-begin, reads the new rows at its own pace and detaches at train end.
-`GradientNormLogger` (`callbacks.gradients`) and `VanishingGradientDetector`
-(`callbacks.gradient_detector`) are its two clients.
+`callbacks._tap.capture` records one row of squared gradient norms per
+computed step into an in-graph ring buffer; a client attaches to the model's
+tap at train begin, reads the new rows at its own pace and detaches at train
+end. `GradientNormLogger` (`callbacks.gradients`) and
+`VanishingGradientDetector` (`callbacks.gradient_detector`) are its two
+clients.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from .._base import CallbackBase
 from .._validation import require_compiled
 from . import tap as _gradient_tap
+from .norms import is_due
 
 
 class _TapClient(CallbackBase):
@@ -76,8 +78,7 @@ class _TapClient(CallbackBase):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # `batch` is the last step of the execution (steps_per_execution counts).
-        tap = getattr(self, "_tap", None)
-        if tap is None:
+        if getattr(self, "_tap", None) is None:
             return
         with self._lock:
             self._epoch_steps = max(self._epoch_steps, batch + 1)
@@ -106,7 +107,7 @@ class _TapClient(CallbackBase):
 
     def _wants(self, rows: np.ndarray) -> np.ndarray:
         """Mask of the rows this client looks at (steps that are multiples of `every`)."""
-        return rows[:, 0] % self.every == 0
+        return is_due(rows[:, 0], self.every)
 
     def _consume(self, rows: np.ndarray) -> None:
         """Handle rows `[step, sq_0, ...]` in step order (lock held), vectorized."""

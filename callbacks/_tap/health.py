@@ -40,6 +40,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from .. import _keras_internals
+from .._optimizers import inner_optimizer
+
 _SATURATING = ("sigmoid", "tanh", "hard_sigmoid", "softsign")
 _GATED = (keras.layers.LSTM, keras.layers.GRU, keras.layers.LSTMCell, keras.layers.GRUCell)
 
@@ -100,7 +103,7 @@ def _output_layers(model: keras.Model) -> set[int]:
         return set().union(*(_output_layers(sub) for sub in subs)) if subs else set()
     layers = set()
     for tensor in outputs or []:
-        history = getattr(tensor, "_keras_history", None)
+        history = _keras_internals.producer(tensor)
         if history is not None:
             layers.add(id(history[0]))
     return layers
@@ -119,7 +122,7 @@ def describe(model: keras.Model, variables: list[Any]) -> ModelFacts:
     batch_norm, simple_rnn = False, []
     for name, layer in _top_units(model):
         embedding_vars = set()
-        subs = list(layer._flatten_layers(include_self=True))
+        subs = _keras_internals.sublayers(layer)
         gated = any(isinstance(sub, _GATED) for sub in subs)  # tanh by design: not a remedy
         for sub in subs:
             if isinstance(sub, keras.layers.Embedding):
@@ -159,7 +162,7 @@ def describe(model: keras.Model, variables: list[Any]) -> ModelFacts:
         chain = max(chains.values(), key=len) if chains else []
     units = [(name, kernels[name]) for name in chain]
     optimizer = getattr(model, "optimizer", None)
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    inner = inner_optimizer(optimizer)
     clipping = any(getattr(inner, attr, None) is not None
                    for attr in ("clipnorm", "clipvalue", "global_clipnorm"))
     try:

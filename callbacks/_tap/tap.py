@@ -1,59 +1,46 @@
-"""The one place that hooks the train step to see the gradients the optimizer applies.
+"""The gradient tap: one per model while a fit runs, shared by the gradient callbacks.
 
-Keras 3 callbacks only ever see `logs`; gradients exist only inside
-`train_step` and the optimizer. A `GradientTap` is attached to one model for
-the duration of a `fit` and shared (reference counted) by every
-gradient-aware callback on that model. Its arithmetic and ring buffers are in
-`callbacks._tap.norms`; the wrappers it patches in (the traced step, the epoch
-logs) are in `callbacks._tap.step`.
+Keras 3 callbacks only ever see `logs`; gradients exist only inside the train
+step and the optimizer. The gradient path runs in one direction, one module
+per stage:
 
-**Where it hooks (Keras's public optimizer API).** It wraps, on the optimizer
-*instance* (the inner optimizer of a `LossScaleOptimizer`), the public
-`apply`: TensorFlow's `apply_gradients` and the torch train step call it, and
-on JAX the train step's `stateless_apply` runs it in a `StatelessScope`.
-`apply` receives the gradients before Keras unscales (`loss_scale_factor`),
-accumulates (`gradient_accumulation_steps`) and clips them; the tap applies
-the same arithmetic to the squared norms (re-applying the clip from the public
-`clipnorm` / `global_clipnorm` / `clipvalue`), so the norms are those of the
-gradients the update **applies**: after unscaling, after clipping. A
-`LossScaleOptimizer` skips `apply` on non-finite steps (the logs then repeat
-the previous step's norms). The thin TensorFlow-only part: under a
-multi-replica `tf.distribute` strategy Keras clips per replica, then sums, so
-there the tap records after the sum (`_all_reduce_sum_gradients`), which equals
-the one-device run. On TensorFlow and torch, every optimizer the model keeps
-as an attribute (a GAN's two) gets its own channel and ring; the step logs
-then add `grad_norm/<attribute>/global` per optimizer. On JAX only
-`model.optimizer`'s state leaves the step: the others are named in one warning.
+1. `callbacks._tap.capture`: in the compiled step, Keras's own call that
+   receives the gradients an update applies (after loss-scale unscaling,
+   gradient accumulation and clipping; on TensorFlow after the
+   cross-replica sum, which equals the one-device run) hands them to
+2. `callbacks._tap.norms`, which reduces them to a row of squared norms, one
+   per variable, written into a ring buffer on the computed steps;
+3. `callbacks._tap.logs` puts the norms into the step and epoch logs
+   (History, CSVLogger, TensorBoard, progress bar), and
+   `callbacks._tap.client` lets the callbacks (`GradientNormLogger`,
+   `VanishingGradientDetector`) read the ring's rows.
 
-**Where the norms go.** Per-variable squared norms go, with the optimizer
-step, into a ring buffer of `capacity` rows: two `tf.Variable`s outside the
-optimizer on TensorFlow; on JAX two optimizer variables made with
-`add_variable` (a JAX step keeps state only through its returned state),
-hidden from `save_own_variables` while attached and removed at release, so a
-`.keras` file saved during or after the fit holds the optimizer's own
-variables only; plain Keras variables on torch. `model.train_step` is wrapped
-on the instance so that the step logs get `grad_norm/global` (and, with
-`step_per_layer`, one key per variable); `_get_metrics_result_or_logs` so that
-the epoch logs get every variable's norm of the last computed step (NaN for a
-variable a layer trains when unfrozen but that is frozen in this fit),
-whatever the callback's place in the list.
+This module ties them together: which variables and optimizers are watched,
+the clients and their options, putting the hooks on and taking them off.
 
-**Client contract.** A client acquires the tap in `on_train_begin`, reads rows
-`[step, squared_norm_0, ...]` (float64) whose columns follow `tap.variables` /
-`tap.names` / `tap.sizes` of the current fit through `rows_after(step)` and
-`snapshot()`, and releases in `on_train_end`. `tap.all_names` names every
-variable the model's layers train when unfrozen (stable across freezing). On
-TensorFlow and torch a client may read at any time (every `drain_interval`
-steps misses no row); on JAX the values live in the training state, so
-clients read at epoch end and train end only (the ring holds an epoch).
+**Optimizers.** On TensorFlow and torch, every optimizer the model keeps as
+an attribute (a GAN's two) gets its own channel and ring; the step logs then
+add `<prefix>/<attribute>/global` per optimizer. On JAX only
+`model.optimizer`'s state leaves the step (its ring is attached to it and
+hidden from its checkpoints, `_keras_internals.attach_variables`), and under
+a multi-replica `tf.distribute` strategy only `model.optimizer` is watched:
+the others are named in one warning.
+
+**Client contract.** A client acquires the tap in `on_train_begin`, reads
+rows `[step, squared_norm_0, ...]` (float64) whose columns follow
+`tap.variables` / `tap.names` / `tap.sizes` of the current fit through
+`rows_after(step)` and `snapshot()`, and releases in `on_train_end`.
+`tap.all_names` names every variable the model's layers train when unfrozen
+(stable across freezing). On TensorFlow and torch a client may read at any
+time (every `drain_interval` steps misses no row); on JAX the values live in
+the training state, so clients read at epoch end and train end only (the
+ring holds an epoch).
 
 **Leaving nothing behind.** Install and release force
 `model.make_train_function(force=True)`. A `fit` aborted by an exception gets
-no `on_train_end`; the instance-level `make_train_function` wrapper the tap
-leaves is called by the next `fit` before `on_train_begin` (with a new
-`History` on the model) and drops the stale hook there, so a plain fit runs
-the plain step. TensorFlow is imported only inside functions that run on the
-TensorFlow backend.
+no `on_train_end`; the `make_train_function` wrapper the tap leaves is called
+by the next `fit` before `on_train_begin` (with a new `History` on the model)
+and drops the stale hooks there, so a plain fit runs the plain step.
 """
 
 from __future__ import annotations
@@ -67,25 +54,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from .norms import (
-    Channel,
-    drop_variables,
-    is_tf,
-    merged_rows,
-    optimizer_chain,
-    optimizer_ring,
-    saving_without,
-    tf_ring,
-    trainable_by_nature,
-    variable_names,
-)
-from .step import (
-    wrap_all_reduce,
-    wrap_apply,
-    wrap_epoch_logs,
-    wrap_outer_apply,
-    wrap_train_step,
-)
+from .. import _keras_internals
+from .._optimizers import optimizer_chain
+from . import capture
+from . import logs as log_stage
+from .capture import Channel
+from .logs import DEFAULT_PREFIX
 
 __all__ = ["GradientTap", "acquire", "release", "release_all", "tap_for", "variable_names"]
 
@@ -93,6 +67,24 @@ __all__ = ["GradientTap", "acquire", "release", "release_all", "tap_for", "varia
 _TAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def variable_names(model: keras.Model, variables: list[Any]) -> list[str]:
+    """Readable, unique names `layer/variable` for `variables` (model prefix stripped)."""
+    prefix = model.name + "/"
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for variable in variables:
+        name = getattr(variable, "path", None) or variable.name
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names
 
 
 class GradientTap:
@@ -111,7 +103,7 @@ class GradientTap:
             raise ValueError("The model has no trainable variables: there are no gradients.")
         # names over every variable a layer trains when unfrozen, so that a name
         # stays the same across freeze / unfreeze
-        everything = trainable_by_nature(model)
+        everything = _keras_internals.trainable_when_unfrozen(model)
         self.all_names = variable_names(model, everything)
         by_id = {id(v): n for v, n in zip(everything, self.all_names, strict=True)}
         if all(id(v) in by_id for v in self.variables):
@@ -119,28 +111,30 @@ class GradientTap:
         else:
             self.names = variable_names(model, self.variables)
         self.sizes = [int(np.prod(v.shape)) for v in self.variables]
+        # the column of each variable (on TensorFlow also of the tf.Variable behind it)
         self.index = {id(v): i for i, v in enumerate(self.variables)}
+        if backend == "tensorflow":
+            self.index.update({id(v.value): i for i, v in enumerate(self.variables)})
         self.clients: dict[int, dict[str, Any]] = {}
         self.every = 1
         self.log_global = False
         self.log_per_layer = False  # per-variable norms in the epoch logs
         self.step_per_layer = False  # ... and in every step's logs
         self.columns: list[str] = []  # names a client keeps (NaN in the epoch logs if absent)
+        self.prefix = DEFAULT_PREFIX
         spe = int(getattr(model, "steps_per_execution", 1) or 1)
         capacity = max(256, 4 * spe)
         if backend == "jax":  # read once per epoch: hold an epoch
             capacity = max(capacity, int(steps_per_epoch or 4096) + 2 * spe)
         self.capacity = capacity
-        self.prefix = "grad_norm"
-        # TensorFlow stores l2_loss (half the squared norm: one fused kernel)
-        self.factor = 2.0 if is_tf() else 1.0
         self.local = threading.local()  # MirroredStrategy traces replicas in threads
-        self.fit: int | None = None  # id of the History of the fit that installed the tap
+        self.fit_id: int | None = None  # id of the History of the fit that installed the tap
         self.installed = False
         self.warned = False  # the 'applies no gradients' warning was given
-        self.replicas = 1
-        if is_tf():
-            self.replicas = int(model.distribute_strategy.num_replicas_in_sync)
+        self.patches = _keras_internals.Patches()
+        replicas = 1
+        if backend == "tensorflow":
+            replicas = int(model.distribute_strategy.num_replicas_in_sync)
         # One channel per optimizer that may apply gradients: `model.optimizer` and,
         # on the stateful backends, the optimizers a custom train_step keeps as
         # attributes (a GAN's two); each has its own ring, keyed by its own steps.
@@ -149,35 +143,31 @@ class GradientTap:
         for label, value in vars(model).items():
             if (isinstance(value, keras.optimizers.Optimizer) and label != "optimizer"
                     and all(value is not v for v in found.values())):
-                if backend == "jax" or self.replicas > 1:
+                if backend == "jax" or replicas > 1:
                     self.unseen.append(f"{label} ({type(value).__name__})")
                 else:
                     found[label.lstrip("_")] = value
-        self.channels = [Channel(label, optimizer_chain(optimizer))
-                         for label, optimizer in found.items()]
+        self.channels = []
+        for label, optimizer in found.items():
+            chain = optimizer_chain(optimizer)
+            if not isinstance(chain[-1], keras.optimizers.Optimizer):
+                raise TypeError(
+                    "The gradient callbacks need a Keras 3 optimizer (`model.optimizer`); "
+                    f"received {type(optimizer).__name__}."
+                )
+            channel = Channel(label, chain)
+            channel.ring = capture.make_ring(model, self.capacity, len(self.variables))
+            self.channels.append(channel)
         if self.unseen:
             warnings.warn(
                 f"The gradient callbacks see the gradients that `model.optimizer` applies; "
                 f"on the {backend!r} backend{' with several replicas' if backend != 'jax' else ''}"
                 f" the gradients applied by {', '.join(self.unseen)} cannot be seen.",
                 stacklevel=3)
-        for channel in self.channels:
-            if is_tf():
-                channel.ring = tf_ring(model, self.capacity, len(self.variables))
-            elif backend == "torch":
-                channel.ring = (
-                    keras.Variable(np.full((self.capacity, len(self.variables)), np.nan,
-                                           "float32"), trainable=False, name="gradient_tap_norms"),
-                    keras.Variable(np.full(self.capacity, -1, "int32"), trainable=False,
-                                   name="gradient_tap_steps"))
-
-    @property
-    def ring(self) -> Any:
-        return self.channels[0].ring
 
     # ---------------------------------------------------------------- clients
     def add_client(self, client: Any, *, every: int, logs: bool, per_layer: bool,
-                   prefix: str = "grad_norm", step_per_layer: bool = False,
+                   prefix: str = DEFAULT_PREFIX, step_per_layer: bool = False,
                    columns: list[str] | None = None) -> None:
         prefixes = {c["prefix"] for c in self.clients.values() if c["logs"]} - {prefix}
         if logs and prefixes:
@@ -213,48 +203,23 @@ class GradientTap:
     # ------------------------------------------------------------ installing
     def install(self) -> None:
         if not self.installed:
-            model, main = self.model, self.channels[0]
-            target = main.chain[-1]
-            self._saved: list[tuple[Any, str, Any]] = []
+            main = self.channels[0]
             if keras.backend.backend() == "jax":
-                main.ring = optimizer_ring(target, self.capacity, len(self.variables))
-                for optimizer in main.chain:  # not saved in a .keras file
-                    self._patch(optimizer, "save_own_variables",
-                                saving_without(optimizer, main.ring))
+                _keras_internals.attach_variables(main.chain, list(main.ring))
             for channel in self.channels:
-                inner = channel.chain[-1]
-                self._patch(inner, "apply", wrap_apply(self, channel, inner.apply))
-                outer = channel.chain[0]
-                if outer is not inner and self.replicas == 1:  # a LossScaleOptimizer
-                    self._patch(outer, "apply", wrap_outer_apply(self, channel, outer.apply))
-            if self.replicas > 1:  # the post-sum point (see the module docstring)
-                self._patch(target, "_all_reduce_sum_gradients",
-                            wrap_all_reduce(self, target._all_reduce_sum_gradients))
-            self._patch(model, "train_step", wrap_train_step(self, model.train_step))
-            epoch_logs = getattr(model, "_get_metrics_result_or_logs", None)
-            if epoch_logs is not None:
-                self._patch(model, "_get_metrics_result_or_logs",
-                            wrap_epoch_logs(self, epoch_logs))
-            self._patch(model, "make_train_function",
-                        self._wrap_make_train_function(model.make_train_function))
+                capture.hook(self, channel, self.patches)
+            log_stage.hook(self, self.patches)
+            self.patches.wrap(self.model, "make_train_function", self._wrap_make_train_function)
             self.installed = True
         self.model.make_train_function(force=True)
-
-    def _patch(self, owner: Any, name: str, value: Any) -> None:
-        # Plain __dict__ writes: no Keras attribute tracking, easy to undo.
-        self._saved.append((owner, name, owner.__dict__.get(name)))
-        owner.__dict__[name] = value
 
     def uninstall(self) -> None:
         if not self.installed:
             return
-        for owner, name, previous in reversed(self._saved):
-            if previous is None:
-                owner.__dict__.pop(name, None)
-            else:
-                owner.__dict__[name] = previous
+        self.patches.undo()
         if keras.backend.backend() == "jax":
-            drop_variables(self.channels[0].chain[-1], self.ring)
+            main = self.channels[0]
+            _keras_internals.detach_variables(main.chain[-1], list(main.ring))
         self.installed = False
         self.model.make_train_function(force=True)
 
@@ -262,7 +227,7 @@ class GradientTap:
         def make_train_function(force=False):
             # `fit` calls this before on_train_begin, with a new History on the model:
             # a tap still here then was left by a fit aborted before on_train_end.
-            if _TAPS.get(self.model) is self and self.fit != id(
+            if _TAPS.get(self.model) is self and self.fit_id != id(
                     getattr(self.model, "history", None)):
                 release_all(self.model)
                 return self.model.make_train_function(force=force)
@@ -277,11 +242,27 @@ class GradientTap:
         return max(1, self.capacity * self.every // 2)
 
     def _rows(self) -> np.ndarray:
-        """The ring buffer as float64 rows `[step, sq_0, ...]` (two reads)."""
+        """The rings as float64 rows `[step, squared_0, ...]`, several rings merged by step.
+
+        With several optimizers each variable's column comes from the optimizer
+        that applies it (the other rings hold zeros there), so rows of one step add.
+        """
         sync = getattr(self.model, "jax_state_sync", None)
         if sync is not None:
             sync()  # JAX: the values live in the training state during fit
-        return merged_rows([c.ring for c in self.channels], self.factor)
+        blocks = [np.column_stack([keras.ops.convert_to_numpy(steps).astype(np.float64),
+                                   keras.ops.convert_to_numpy(norms).astype(np.float64)])
+                  for norms, steps in (channel.ring for channel in self.channels)]
+        if len(blocks) == 1:
+            return blocks[0]
+        rows = np.concatenate([b[b[:, 0] >= 0] for b in blocks])
+        if not len(rows):
+            return blocks[0][:1]
+        steps, where = np.unique(rows[:, 0], return_inverse=True)
+        merged = np.zeros((len(steps), rows.shape[1]))
+        np.add.at(merged, where, rows)
+        merged[:, 0] = steps
+        return merged
 
     def snapshot(self) -> np.ndarray:
         """The latest computed row `[step, sq_0, ...]` (step -1 before any)."""
@@ -296,7 +277,7 @@ class GradientTap:
 
 
 def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = False,
-            per_layer: bool = False, prefix: str = "grad_norm",
+            per_layer: bool = False, prefix: str = DEFAULT_PREFIX,
             step_per_layer: bool = False, columns: list[str] | None = None,
             steps_per_epoch: int | None = None) -> GradientTap:
     """Attach `client` to the model's tap (creating and installing it if needed)."""
@@ -304,12 +285,12 @@ def acquire(model: keras.Model, client: Any, *, every: int = 1, logs: bool = Fal
     # and on_train_begin: a tap from another fit was left by an aborted fit.
     fit = id(getattr(model, "history", None))
     tap = _TAPS.get(model)
-    if tap is not None and tap.fit != fit:
+    if tap is not None and tap.fit_id != fit:
         release_all(model)
         tap = None
     if tap is None:
         tap = GradientTap(model, steps_per_epoch)
-        tap.fit = fit
+        tap.fit_id = fit
         _TAPS[model] = tap
     try:
         tap.add_client(client, every=every, logs=logs, per_layer=per_layer, prefix=prefix,

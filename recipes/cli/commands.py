@@ -1,25 +1,26 @@
-"""What the `keras-recipes` sub-commands share: user errors, data, recipe, progress bar, report.
+"""What the `keras-recipes` sub-commands share before Keras starts: errors, recipe, data, names.
 
-The `keras-recipes` command line (cli.py) parses the arguments and calls
-`recipes.cli.training_run` (train) or `recipes.cli.inspection_runs` (lr-find,
-checklist, tune); they read the user's
-inputs through the functions here, which turn every bad input into a
-`UsageError` naming the flag and the value (the CLI prints it on one line and
-exits with status 2).
+The command line (`main.py`) parses the arguments and calls
+`training_run` (train), `inspection_runs` (lr-find, checklist) or `tune_run`
+(tune). They read the user's inputs through the functions here, which turn
+every bad input into a `UsageError` naming the flag and the value (the CLI
+prints it on one line and exits with status 2). Nothing here imports Keras,
+so a bad flag or file is answered before TensorFlow or JAX loads.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import keras
-
 DATA_SETS = ("digits", "fashion-mnist")
+REPORT_FILES = ("summary.json", "report.html", "history.csv")
+"""Files whose presence makes a report folder taken (an empty folder is free)."""
 
 
 class UsageError(Exception):
@@ -40,6 +41,8 @@ class UsageError(Exception):
     def __init__(self, flag: str, value: Any, message: str) -> None:
         self.flag, self.value = flag, value
         text = " ".join(str(message).split())  # one line
+        if isinstance(value, (list, tuple)):
+            value = " ".join(map(str, value))
         super().__init__(f"{flag}: {text}" if value is None else f"{flag} {value}: {text}")
 
 
@@ -87,10 +90,36 @@ def flag_name(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
+def recipe_usage_error(error: Exception, flags: Mapping[str, Any],
+                       recipe_file: str | None) -> UsageError:
+    """A recipe's error in the user's terms: the flag given, else the recipe file's key.
+
+    Example:
+
+    ```python
+    recipe_usage_error(RecipeError("dropout", "..."), {"dropout": 1.0}, None)  # --dropout 1.0
+    ```
+
+    Args:
+        error: a `RecipeError` (its `.keys`), or any error of building the model.
+        flags: the recipe keys given as flags, with their values.
+        recipe_file: the `--recipe` file, if any.
+    """
+    keys = getattr(error, "keys", ())
+    for key in keys:
+        if key in flags:
+            return UsageError(flag_name(key), flags[key], str(error))
+    where = f"recipe key {keys[0]}: " if keys else ""
+    if recipe_file:
+        return UsageError("--recipe", recipe_file, f"{where}{error}")
+    return UsageError("recipe", None, f"{where}{error}")
+
+
 def resolve_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """The complete recipe of a run: `--recipe FILE`, then the recipe flags over it.
 
-    Returns `(recipe, flags_given)`.
+    Checked once (`complete_recipe`); the factories check their arguments
+    when the model is built. Returns `(recipe, flags_given)`.
 
     Example:
 
@@ -101,32 +130,45 @@ def resolve_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     Args:
         args: parsed arguments with `recipe` and one `recipe_<key>` per key.
     """
-    from .recipe_spec import RECIPE_KEYS, RecipeError, load_recipe, validate_recipe
+    from .recipe_spec import RECIPE_KEYS, RecipeError, complete_recipe, load_recipe
 
     from_file: dict[str, Any] = {}
-    if getattr(args, "recipe", None):
-        with user_input("--recipe", args.recipe):
-            from_file = load_recipe(args.recipe)
+    recipe_file = getattr(args, "recipe", None)
+    if recipe_file:
+        with user_input("--recipe", recipe_file):
+            from_file = load_recipe(recipe_file)
     flags = {key: getattr(args, f"recipe_{key}") for key in RECIPE_KEYS
              if getattr(args, f"recipe_{key}", None) is not None}
     try:
-        flags = validate_recipe(flags, complete=False)
+        recipe = complete_recipe({**from_file, **flags})
     except RecipeError as error:
-        raise UsageError(flag_name(error.key), flags.get(error.key), str(error)) from None
-    try:
-        recipe = validate_recipe({**from_file, **flags})
-    except RecipeError as error:
-        if error.key in flags:
-            raise UsageError(flag_name(error.key), flags[error.key], str(error)) from None
-        raise UsageError("--recipe", args.recipe, str(error)) from None
+        raise recipe_usage_error(error, flags, recipe_file) from None
     return recipe, flags
 
 
-def load_data(args: argparse.Namespace, *, standardize: bool = True) -> tuple[Any, dict]:
+def data_name(source: str) -> str:
+    """A name for `--data` fit for file names: `digits`, `fashion_mnist`, a file's stem.
+
+    Example:
+
+    ```python
+    data_name("data/wine.csv")  # "wine"
+    ```
+
+    Args:
+        source: the `--data` value.
+    """
+    stem = source if source in DATA_SETS else Path(source).stem
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", stem).strip("_.") or "data"
+
+
+def load_data(args: argparse.Namespace, *, scale_targets: bool = True) -> tuple[Any, dict]:
     """Load `--data` (digits, fashion-mnist, PATH.csv with `--target`, PATH.npz).
 
     The inputs are standardized with the training split's statistics
-    (lecture 001). Returns `(splits, description)`.
+    (lecture 001); so are regression targets when `scale_targets` (the
+    description keeps their mean and std, to report metrics in the
+    original units). Returns `(splits, description)`.
 
     Example:
 
@@ -136,7 +178,7 @@ def load_data(args: argparse.Namespace, *, standardize: bool = True) -> tuple[An
 
     Args:
         args: parsed arguments with `data`, `target`, `task`.
-        standardize: rescale the inputs (training-split mean and std).
+        scale_targets: standardize regression targets too.
     """
     from .. import data as datasets
     from . import user_data
@@ -160,6 +202,9 @@ def load_data(args: argparse.Namespace, *, standardize: bool = True) -> tuple[An
         if source == "digits":
             splits = datasets.load_digits()
         elif source == "fashion-mnist":
+            from .startup import import_keras
+
+            import_keras()
             splits = datasets.load_fashion_mnist()
         elif suffix == ".csv":
             splits = user_data.load_csv(source, target, task=task)
@@ -175,22 +220,18 @@ def load_data(args: argparse.Namespace, *, standardize: bool = True) -> tuple[An
             ValueError, OSError) as error:
         with user_input("--data", source):
             raise error
-    stats = {}
-    if standardize:
-        splits, stats = user_data.standardize(splits)
+    splits, scaling = user_data.standardize(splits, targets=scale_targets)
     description = {
         "source": source, "target": target, "task": splits.task,
         "classes": list(splits.class_names), "n_outputs": splits.n_outputs,
         "input_shape": list(splits.input_shape), "n_train": len(splits.train[0]),
-        "n_valid": len(splits.valid[0]), "n_test": len(splits.test[0]),
-        "standardized": bool(standardize), "standardization": "training-split mean and std"
-        if standardize else "none", **stats,
-        "load_s": round(time.perf_counter() - started, 3),
+        "n_valid": len(splits.valid[0]), "n_test": len(splits.test[0]), **scaling,
+        "load_seconds": round(time.perf_counter() - started, 3),
     }
     return splits, description
 
 
-def describe_data(description: dict) -> str:
+def describe_data(description: Mapping[str, Any]) -> str:
     """One sentence that states the data and the task inferred.
 
     Example:
@@ -205,112 +246,133 @@ def describe_data(description: dict) -> str:
     task = description["task"]
     if task == "regression":
         what = f"regression of {description['n_outputs']} target(s)"
+        if description.get("target_mean") is not None:
+            what += " (standardized for training; metrics in the original units)"
     else:
         names = description["classes"]
         shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
         what = f"{task} classification, {len(names)} classes ({shown})"
     return (f"Data {description['source']}: {what}; {description['n_train']} training / "
             f"{description['n_valid']} validation / {description['n_test']} test samples, "
-            f"inputs of shape {tuple(description['input_shape'])}"
-            f"{', standardized with the training split' if description['standardized'] else ''}.")
+            f"inputs of shape {tuple(description['input_shape'])}, standardized with the "
+            "training split.")
 
 
-def shown_in_progress_bar(key: str) -> bool:
-    """Whether a log key belongs on the progress bar (loss, metrics, global gradient norm).
-
-    Per-variable gradient norms and activation statistics (`<prefix>/<name>`
-    keys) stay out; they go to history.csv, the report and TensorBoard.
+def taken(path: Path) -> bool:
+    """Whether writing to `path` would replace a previous run's output.
 
     Example:
 
     ```python
-    shown_in_progress_bar("grad_norm/dense/kernel")  # False
+    taken(Path("reports/default_dnn_digits"))  # True once a run wrote its report there
     ```
 
     Args:
-        key: a key of Keras's logs.
+        path: a model file or a report folder.
     """
-    return "/" not in key or key.endswith("grad_norm/global")
+    if path.is_dir():
+        return any((path / name).exists() for name in REPORT_FILES)
+    return path.exists()
 
 
-class CleanProgressBar(keras.callbacks.ProgbarLogger):
-    """Keras's progress bar with loss, metrics and `grad_norm/global` only.
-
-    It also counts steps right when `steps_per_execution` is larger than
-    the steps left in an epoch (Keras reports the end of the execution
-    block, e.g. "32/19"): the count stops at the epoch's steps.
+def refuse_taken(flag: str, path: Path | None, overwrite: bool, value: Any = None) -> None:
+    """Raise a `UsageError` when `path` holds a previous run's output and not `overwrite`.
 
     Example:
 
     ```python
-    model.fit(x, y, epochs=3, callbacks=[CleanProgressBar()])
-    ```
-    """
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.target is not None:
-            batch = min(batch, self.target - 1)
-        super().on_train_batch_end(batch, _kept(logs))
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, _kept(logs))
-
-
-def _kept(logs: dict | None) -> dict | None:
-    return None if logs is None else {k: v for k, v in logs.items() if shown_in_progress_bar(k)}
-
-
-def evaluate_splits(model: Any, data: Any, batch_size: int) -> dict[str, dict[str, float]]:
-    """Loss and metrics of `model` on the training, validation and test splits.
-
-    Example:
-
-    ```python
-    evaluate_splits(model, data, 256)["test"]["accuracy"]
+    refuse_taken("--output", Path("models/mine.keras"), args.overwrite)
     ```
 
     Args:
-        model: a compiled model.
-        data: the `Splits`.
-        batch_size: evaluation batch size.
+        flag: the flag that chose the path (`--name` for paths named after it).
+        path: the path to write, or `None` (nothing written).
+        overwrite: `--overwrite` was given.
+        value: the flag's value when it is not the path itself (the name).
     """
-    return {name: {k: float(v) for k, v in model.evaluate(
-        *pair, batch_size=batch_size, verbose=0, return_dict=True).items()}
-        for name, pair in (("train", data.train), ("validation", data.valid), ("test", data.test))}
+    if path is None or overwrite or not taken(path):
+        return
+    where = "" if value is None else f"{path} "
+    raise UsageError(flag, path if value is None else value,
+                     f"{where}already holds a previous run's output; pass --overwrite to "
+                     "replace it, or choose another --name")
 
 
-def checklist_items(report: Any) -> list[dict[str, Any]]:
-    """A `ChecklistReport` as JSON-ready dictionaries.
+def free_name(base: str, paths: Callable[[str], list[Path]]) -> str:
+    """`base`, or `base_2`, `base_3`, ...: the first name whose default paths are all free.
 
     Example:
 
     ```python
-    checklist_items(run_checklist(model, data.train, data.valid))
+    free_name("default_dnn_digits", lambda n: [Path("reports") / n])
     ```
 
     Args:
-        report: what `recipes.run_checklist` returned.
+        base: the name made from the data and the recipe.
+        paths: name -> the paths a run of that name writes by default.
     """
-    return [{"name": r.name, "passed": bool(r.passed), "measured": r.measured,
-             "expected": r.expected, "advice": r.advice} for r in report]
+    name, number = base, 1
+    while any(taken(path) for path in paths(name)):
+        number += 1
+        name = f"{base}_{number}"
+    return name
 
 
-def report_folder(args: argparse.Namespace, name: str) -> Path | None:
-    """`--report DIR`, or `reports/<name>` when not given; `None` for `--report ''`.
+def report_folder(args: argparse.Namespace, base: str) -> Path | None:
+    """The report folder: `--report DIR`, `None` for `--report ''`, else a free `reports/<name>`.
+
+    An explicit folder that holds a report needs `--overwrite`; the default
+    one takes a numbered suffix instead of replacing an earlier run's.
 
     Example:
 
     ```python
-    folder = report_folder(args, "default_dnn")
+    folder = report_folder(args, "lr_find_digits")
     ```
 
     Args:
-        args: parsed arguments with `report`.
-        name: the run's name.
+        args: parsed arguments with `report` and `overwrite`.
+        base: the default name.
     """
-    if args.report is None:
-        return Path("reports") / name
-    return Path(args.report) if args.report else None
+    if args.report == "":
+        return None
+    if args.report is not None:
+        refuse_taken("--report", Path(args.report), args.overwrite)
+        return Path(args.report)
+    if args.overwrite:
+        return Path("reports") / base
+    return Path("reports") / free_name(base, lambda name: [Path("reports") / name])
+
+
+def prepare_run(args: argparse.Namespace, report_name: str,
+                outputs: Mapping[str, Any] | None = None, *, scale_targets: bool = True
+                ) -> tuple[Path | None, Any, dict, Any]:
+    """Check the outputs, read the data, start Keras (seeded): how lr-find, checklist, tune begin.
+
+    Returns `(report folder or None, splits, data description, keras)`.
+
+    Example:
+
+    ```python
+    folder, data, description, keras = prepare_run(args, "lr_find_digits", {"--plot": args.plot})
+    ```
+
+    Args:
+        args: the parsed arguments (`report`, `overwrite`, `seed` and the data flags).
+        report_name: the report folder's default name.
+        outputs: other output flags and their paths (`None` for not given).
+        scale_targets: standardize regression targets (`load_data`).
+    """
+    folder = report_folder(args, report_name)
+    for flag, path in dict(outputs or {}).items():
+        if path:
+            refuse_taken(flag, Path(path), args.overwrite)
+    data, description = load_data(args, scale_targets=scale_targets)
+    from .startup import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(args.seed)
+    return folder, data, description, keras
 
 
 def run_header(command: str) -> dict[str, Any]:

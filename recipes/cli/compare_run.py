@@ -59,8 +59,8 @@ def add_parser(subcommands: Any) -> None:
                              "(default: none)")
     parser.add_argument("--reach-metric", default=None, metavar="LOG",
                         help="the per-epoch log --reach applies to (default: val_<metric>)")
-    parser.add_argument("--confidence", type=main._positive_float, default=0.95,
-                        help="coverage of the Welch t intervals, below 1 (default: 0.95)")
+    parser.add_argument("--confidence", type=float, default=0.95,
+                        help="coverage of the Welch t intervals, in (0, 1) (default: 0.95)")
     parser.add_argument("--monitor", action=argparse.BooleanOptionalAction, default=True,
                         help="count VanishingGradientDetector findings per recipe "
                              "(default: on)")
@@ -68,15 +68,15 @@ def add_parser(subcommands: Any) -> None:
                         help=main.FAST_PATH_HELP)
     parser.add_argument("--cpu-threads", type=main._threads, default="auto",
                         metavar="auto|keep|N", help=main.THREADS_HELP)
-    main._add_report(parser, "compare", seed=False)
+    main._add_outputs(parser, "compare_<data>", seed=False)
     parser.add_argument("--quiet", action="store_true",
                         help="no line per run (default: off)")
-    parser.set_defaults(handler="compare")
+    parser.set_defaults(run=("compare_run", "run_compare"))
 
 
 def _recipes(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Name -> complete recipe, from the RECIPE arguments (names from the file stems)."""
-    from .recipe_spec import load_recipe, validate_recipe
+    from .recipe_spec import RecipeError, complete_recipe, load_recipe
 
     if len(args.recipes) < 2:
         raise commands.UsageError("RECIPE", " ".join(args.recipes),
@@ -84,7 +84,12 @@ def _recipes(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for source in args.recipes:
         with commands.user_input("RECIPE", source):
-            recipe = validate_recipe({} if source == "default" else load_recipe(source))
+            keys = {} if source == "default" else load_recipe(source)
+        try:
+            recipe = complete_recipe(keys)
+        except RecipeError as error:
+            raise commands.UsageError("RECIPE", source, f"recipe key {error.key}: {error}"
+                                      if error.key else str(error)) from None
         if args.epochs is not None:
             recipe["epochs"] = args.epochs
         name, n = ("default_dnn" if source == "default" else Path(source).stem), 2
@@ -107,7 +112,7 @@ def _recipe_for_compare(name: str, recipe: dict[str, Any], data: Any, fast: bool
 
     shown = ", ".join(f"{k}={v}" for k, v in recipe.items() if v is not None and k != "seed")
     return Recipe(build, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                          description=shown)
+                  description=shown)
 
 
 def _cell(spread: dict[str, Any]) -> str:
@@ -126,23 +131,25 @@ def run_compare(args: argparse.Namespace) -> int:
     Args:
         args: the parsed `compare` arguments.
     """
-    import keras
-
-    from ..compare import compare
     from .report import write_report
+    from .startup import import_keras
     from .training_run import choose_threads, count_weights
 
     recipes = _recipes(args)
     if args.seeds < 2:
         raise commands.UsageError("--seeds", args.seeds, "must be at least 2 (a spread needs "
                                   "two runs per recipe)")
-    if not args.confidence < 1:
-        raise commands.UsageError("--confidence", args.confidence, "must be below 1")
+    if not 0 < args.confidence < 1:
+        raise commands.UsageError("--confidence", args.confidence, "must be in (0, 1)")
+    report = commands.report_folder(args, f"compare_{commands.data_name(args.data)}")
     data, description = commands.load_data(args)
-    report = commands.report_folder(args, "compare")
+    keras = import_keras()
+    from ..compare import compare
+
     threads = choose_threads(args.cpu_threads, max(count_weights(
         data.input_shape, r["hidden"], data.n_outputs) for r in recipes.values()),
         min(r["batch_size"] for r in recipes.values()))
+
     print(commands.describe_data(description))
     contenders = {name: _recipe_for_compare(name, recipe, data, args.fast)
                   for name, recipe in recipes.items()}
@@ -174,15 +181,17 @@ def run_compare(args: argparse.Namespace) -> int:
         except ValueError as error:  # --reach-metric that is not a logged curve
             raise commands.UsageError("--reach-metric", args.reach_metric, str(error)) from None
         page = {
-            **commands.run_header("compare"), **summary, "headline": f"Verdicts: {verdicts}.",
+            **commands.run_header("compare"), **summary,
+            "verdict": {"headline": f"Verdicts (test {summary['metric']}, judged on the test "
+                                    f"split over {args.seeds} seeds): {verdicts}."},
             "recipe": {name: recipe.description for name, recipe in contenders.items()},
             "data": description,
             "metrics": {name: {k: _cell(v) for k, v in row["test"].items()}
                         for name, row in summary["table"].items()},
             "timings": {f"{name}, median per epoch": row["epoch_s"]["median"]
                         for name, row in summary["table"].items()},
-            "fast_path": {"compile_recipe_fast": bool(args.fast), "cpu_threads": threads,
-                          "backend": keras.backend.backend()},
+            "speed": {"compile_recipe_fast": bool(args.fast), "cpu_threads": threads,
+                      "backend": keras.backend.backend()},
         }
         paths = write_report(report, page, figures)
         print(f"Saved the report to {paths['html']} (summary.json beside it)")

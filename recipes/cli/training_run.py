@@ -1,10 +1,14 @@
-"""`keras-recipes train`: one recipe on one data set, monitored, saved and reported.
+"""`keras-recipes train`: one recipe on one data set, monitored, judged, saved and reported.
 
-The network comes from `recipes.cli.recipe_spec.build_model` (`build_dnn` +
-`compile_recipe`); the package's callbacks watch it (`InitialLossCheck`,
-`GradientNormLogger`, `VanishingGradientDetector`, `ActivationStats`) beside
-Keras's `EarlyStopping`, `CSVLogger` and `TensorBoard`; the report folder gets
-history.csv, summary.json and report.html.
+The recipe, the output names and the data are checked before Keras starts;
+then the network comes from `recipe_spec.build_model` (`build_dnn` +
+`compile_recipe`), the package's callbacks watch it (`GradientNormLogger`,
+`VanishingGradientDetector`, `ActivationStats`) beside Keras's
+`EarlyStopping`, `CSVLogger` and `TensorBoard`, and the report folder gets
+history.csv, summary.json and report.html, led by the verdict (test metric
+against the trivial baseline, findings, failing checklist items). Regression
+targets are standardized for training; the saved model predicts, and the
+metrics are reported, in the original units.
 """
 
 from __future__ import annotations
@@ -16,14 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from . import commands
 
 SMALL_NET_WEIGHTS = 1_000_000
 """`--cpu-threads auto` uses one thread for nets up to this many weights ..."""
 SMALL_NET_BATCH = 64
 """... trained with batches up to this size (BENCHMARKS.md: faster; wide nets are not)."""
+
 
 
 def count_weights(input_shape: tuple[int, ...], hidden: list[int], n_outputs: int) -> int:
@@ -44,13 +47,14 @@ def count_weights(input_shape: tuple[int, ...], hidden: list[int], n_outputs: in
     return sum(a * b + b for a, b in zip(widths, widths[1:]))
 
 
-def choose_threads(setting: str, weights: int, batch_size: int) -> str:
+def choose_threads(setting: str, weights: int | None, batch_size: int) -> str:
     """Apply `--cpu-threads` (auto, keep or a number) and say what is in force.
 
-    `auto` calls `recipes.set_cpu_threads(1)` on TensorFlow for small nets
-    (at most `SMALL_NET_WEIGHTS` weights and batches of at most
+    `auto` calls `keras_recipes.set_cpu_threads(1)` on TensorFlow for small
+    nets (at most `SMALL_NET_WEIGHTS` weights and batches of at most
     `SMALL_NET_BATCH`), where BENCHMARKS.md measured it faster; it changes
-    nothing on other backends, for larger nets, or once TensorFlow has started.
+    nothing on other backends, for larger nets (or an unknown size), or once
+    TensorFlow has started.
 
     Example:
 
@@ -60,15 +64,18 @@ def choose_threads(setting: str, weights: int, batch_size: int) -> str:
 
     Args:
         setting: `"auto"`, `"keep"` or a thread count (`"0"`: TensorFlow's default).
-        weights: weights of the net about to be built.
+        weights: weights of the net about to be built (`None`: unknown).
         batch_size: its batch size.
     """
+    import keras
+
     backend = keras.backend.backend()
     if setting == "keep":
         return "left as is (--cpu-threads keep)"
     if backend != "tensorflow":
         return f"left as is (the {backend} backend; the setting is TensorFlow's)"
-    if setting == "auto" and (weights > SMALL_NET_WEIGHTS or batch_size > SMALL_NET_BATCH):
+    if setting == "auto" and (weights is None or weights > SMALL_NET_WEIGHTS
+                              or batch_size > SMALL_NET_BATCH):
         return (f"left as is ({weights} weights, batch {batch_size}: TensorFlow's default is "
                 "faster for nets this size)")
     wanted = 1 if setting == "auto" else int(setting)
@@ -82,7 +89,7 @@ def choose_threads(setting: str, weights: int, batch_size: int) -> str:
     return f"{in_force['intra_op']} intra-op thread(s){why}"
 
 
-def gradient_monitors(model: keras.Model) -> tuple[list, str | None]:
+def gradient_monitors(model: Any) -> tuple[list, str | None]:
     """`GradientNormLogger` and `VanishingGradientDetector`, or a note saying why not.
 
     The logger is tried once on the compiled model (its public
@@ -98,6 +105,8 @@ def gradient_monitors(model: keras.Model) -> tuple[list, str | None]:
     Args:
         model: the compiled model.
     """
+    import keras
+
     from ..callbacks import GradientNormLogger, VanishingGradientDetector
 
     logger = GradientNormLogger()
@@ -112,34 +121,60 @@ def gradient_monitors(model: keras.Model) -> tuple[list, str | None]:
     return [GradientNormLogger(), VanishingGradientDetector(action="warn")], None
 
 
-def _name(args: argparse.Namespace, flags: dict) -> str:
-    if args.name:
-        return args.name
+def default_name(args: argparse.Namespace, flags: dict) -> str:
+    """The run's name from its recipe and data: `default_dnn_digits`, `my_recipe_wine`, ...
+
+    Example:
+
+    ```python
+    default_name(args, {})  # "default_dnn_digits"
+    ```
+
+    Args:
+        args: the parsed `train` arguments.
+        flags: the recipe flags given.
+    """
     if args.recipe:
-        return Path(args.recipe).stem
-    changed = set(flags) - {"epochs", "batch_size", "seed"}
-    return "custom_dnn" if changed else "default_dnn"
+        recipe = Path(args.recipe).stem
+    else:
+        recipe = "custom_dnn" if set(flags) - {"epochs", "batch_size", "seed"} else "default_dnn"
+    return f"{recipe}_{commands.data_name(args.data)}"
 
 
-def _figures(history: Any, metrics: list[str], logger: Any, stats: Any) -> dict[str, Any]:
-    import matplotlib
+def output_paths(args: argparse.Namespace, flags: dict) -> tuple[str, Path, Path | None]:
+    """`(name, model file, report folder)`: never a previous run's unless `--overwrite`.
 
-    matplotlib.use("Agg")
-    from ..plots import plot_activation_stats, plot_gradient_norms, plot_learning_curves
+    A name made from the recipe and the data takes a numbered suffix
+    (`default_dnn_digits_2`) when a run already wrote under it; a name, model
+    file or report folder the user gave that holds a previous run's output
+    is a `UsageError` without `--overwrite`.
 
-    figures = {"learning curves": plot_learning_curves(history, metrics)[0].figure}
-    if logger is not None and logger.history.get("step"):
-        figures["gradient norms per layer"] = plot_gradient_norms(
-            logger, title="gradient norms per layer (kernels), per step").figure
-    if stats is not None and stats.history:
-        figures["activation statistics"] = plot_activation_stats(
-            stats, title="activation std per layer after training").figure
-        for stat, what in (("saturated", "saturated sigmoid/tanh outputs"),
-                           ("dead", "dead ReLU units")):
-            if any(stat in values for values in stats.history.values()):
-                figures[f"activation {stat}"] = plot_activation_stats(
-                    stats, stat=stat, title=f"fraction of {what} per layer after training").figure
-    return figures
+    Example:
+
+    ```python
+    name, model_file, report = output_paths(args, flags)
+    ```
+
+    Args:
+        args: the parsed `train` arguments.
+        flags: the recipe flags given.
+    """
+
+    def defaults(name: str) -> list[Path]:
+        paths = [] if args.output else [Path("models") / f"{name}.keras"]
+        return paths + ([] if args.report is not None else [Path("reports") / name])
+
+    if args.name or args.overwrite:
+        name = args.name or default_name(args, flags)
+    else:
+        name = commands.free_name(default_name(args, flags), defaults)
+    model_file = Path(args.output or Path("models") / f"{name}.keras")
+    report = None if args.report == "" else Path(args.report or Path("reports") / name)
+    for flag, path in (("--output", model_file), ("--report", report)):
+        given = getattr(args, flag[2:])
+        commands.refuse_taken(flag if given else "--name", path, args.overwrite,
+                              None if given else name)
+    return name, model_file, report
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -154,107 +189,94 @@ def run_train(args: argparse.Namespace) -> int:
     Args:
         args: the parsed `train` arguments.
     """
-    from ..callbacks import ActivationStats, InitialLossCheck
-    from ..callbacks.checks import InitialLossWarning
-    from ..callbacks.gradients import GradientWarning
-    from ..checks import run_checklist
-    from .recipe_spec import build_model
-    from .report import write_report
-
     started = time.perf_counter()
     recipe, flags = commands.resolve_recipe(args)
+    name, model_file, report = output_paths(args, flags)
     data, description = commands.load_data(args)
-    name = _name(args, flags)
-    report = commands.report_folder(args, name)
-    output = Path(args.output or f"models/{name}.keras")
-    threads = choose_threads(args.cpu_threads, count_weights(
-        data.input_shape, recipe["hidden"], data.n_outputs), recipe["batch_size"])
+    from .startup import import_keras
+
+    keras = import_keras()
+    from .train_results import summarize_training
+
+    try:
+        weights = count_weights(data.input_shape, list(recipe["hidden"]), data.n_outputs)
+    except TypeError:  # not a list of widths: build_dnn says so below
+        weights = None
+    threads = choose_threads(args.cpu_threads, weights, recipe["batch_size"])
     keras.utils.set_random_seed(recipe["seed"])
-    steps = math.ceil(len(data.train[0]) / recipe["batch_size"])
-    # a combination the factories refuse (their message names the argument)
-    with commands.user_input(*(("--recipe", args.recipe) if args.recipe else
-                               ("recipe flags", " ".join(map(commands.flag_name, flags))))):
-        model = build_model(recipe, data.input_shape, data.n_outputs, data.task,
-                            steps_per_epoch=steps, fast=args.fast)
+    model = _build(args, recipe, flags, data)
     print(commands.describe_data(description))
     shown = ", ".join(f"{k}={v}" for k, v in recipe.items() if v is not None)
     print(f"Recipe{' ' + args.recipe if args.recipe else ''}: {shown}")
-    fast_path = {"compile_recipe_fast": bool(args.fast),
-                 "steps_per_execution": int(model.steps_per_execution), "cpu_threads": threads}
-    print(f"Speed: steps_per_execution={fast_path['steps_per_execution']}, CPU threads {threads}.")
-    initial_loss = InitialLossCheck(data.train[0][:512], data.train[1][:512])
+    speed = {"compile_recipe_fast": bool(args.fast),
+             "steps_per_execution": int(model.steps_per_execution), "cpu_threads": threads}
+    print(f"Speed: steps_per_execution={speed['steps_per_execution']}, CPU threads {threads}.")
     gradients, gradient_note = gradient_monitors(model)
-    stats = ActivationStats(data.valid[0][:256])
-    monitors = [initial_loss, *gradients, stats]
+    monitors = _monitors(args, data, report, gradients)
+    built = time.perf_counter()
+    checklist = _checklist(model, data, monitors)
+    checked = time.perf_counter()
+    from ..callbacks.gradients import GradientWarning
+    from .fitting import EVALUATION_BATCH
+
+    with warnings.catch_warnings():
+        # the findings are printed and reported below, once, with their remedies
+        warnings.simplefilter("ignore", GradientWarning)
+        # the validation split in one batch: the same loss and metrics, and on JAX one
+        # compiled test step instead of two (a full and a last, partial batch)
+        history = model.fit(*data.train, validation_data=data.valid, epochs=recipe["epochs"],
+                            batch_size=recipe["batch_size"], verbose=2 if args.quiet else 1,
+                            validation_batch_size=min(len(data.valid[0]), EVALUATION_BATCH),
+                            callbacks=monitors)
+    fitted = time.perf_counter()
+    timings = {"data_and_build": built - started, "checklist": checked - built,
+               "fit": fitted - checked}
+    return summarize_training(args, name=name, recipe=recipe, data=data,
+                              description=description, model=model, model_file=model_file,
+                              report=report, history=history, monitors=monitors,
+                              checklist=checklist, gradient_note=gradient_note, speed=speed,
+                              timings=timings, started=started)
+
+
+def _build(args: argparse.Namespace, recipe: dict, flags: dict, data: Any) -> Any:
+    from .recipe_spec import RecipeError, build_model
+
+    steps = math.ceil(len(data.train[0]) / recipe["batch_size"])
+    try:
+        return build_model(recipe, data.input_shape, data.n_outputs, data.task,
+                           steps_per_epoch=steps, fast=args.fast)
+    except RecipeError as error:
+        raise commands.recipe_usage_error(error, flags, args.recipe) from None
+
+
+def _monitors(args: argparse.Namespace, data: Any, report: Path | None, gradients: list
+              ) -> list:
+    import keras
+
+    from ..callbacks import ActivationStats
+    from .fitting import CleanProgressBar, EpochCSVLogger
+
+    monitors = [*gradients, ActivationStats(data.valid[0][:256])]
     if args.patience:
         monitors.append(keras.callbacks.EarlyStopping(patience=args.patience,
                                                       restore_best_weights=True))
     if report is not None:
         report.mkdir(parents=True, exist_ok=True)
-        monitors.append(keras.callbacks.CSVLogger(str(report / "history.csv")))
+        monitors.append(EpochCSVLogger(str(report / "history.csv")))
     if args.tensorboard:
         monitors.append(keras.callbacks.TensorBoard(args.tensorboard))
-    monitors.append(commands.CleanProgressBar())
-    built = time.perf_counter()
+    monitors.append(CleanProgressBar())
+    return monitors
+
+
+def _checklist(model: Any, data: Any, monitors: list) -> list[dict[str, Any]]:
+    from ..checks import run_checklist
+    from .fitting import checklist_items
+
     try:
-        checklist = commands.checklist_items(run_checklist(
-            model, data.train, data.valid, test=data.test, callbacks=monitors, overfit=False,
-            gradients=False))
+        return checklist_items(run_checklist(model, data.train, data.valid, test=data.test,
+                                             callbacks=monitors, overfit=False,
+                                             gradients=False))
     except (ValueError, TypeError) as error:
-        checklist = [{"name": "checklist", "passed": False, "measured": f"could not run: {error}",
-                      "expected": "the checklist to run", "advice": ""}]
-    checked = time.perf_counter()
-    with warnings.catch_warnings():
-        # the findings are printed and reported below, once, with their remedies
-        warnings.simplefilter("ignore", GradientWarning)
-        warnings.simplefilter("ignore", InitialLossWarning)
-        history = model.fit(*data.train, validation_data=data.valid, epochs=recipe["epochs"],
-                            batch_size=recipe["batch_size"], verbose=2 if args.quiet else 1,
-                            callbacks=monitors)
-    fitted = time.perf_counter()
-    metrics = commands.evaluate_splits(model, data, max(256, recipe["batch_size"]))
-    evaluated = time.perf_counter()
-    logger = next((m for m in gradients if hasattr(m, "per_layer")), None)
-    detector = next((m for m in gradients if hasattr(m, "events")), None)
-    findings = [] if detector is None else [
-        {k: v for k, v in event.items()} for event in detector.events]
-    print(f"Checklist 1, initial loss: {initial_loss.message or 'not run'}")
-    if gradient_note:
-        print(gradient_note)
-    print("Gradients: " + ("\n  ".join(f["message"] for f in findings) if findings else
-                           "no vanishing, exploding or non-finite gradients found."
-                           if detector is not None else "not monitored."))
-    epochs_run = len(history.history["loss"])
-    test = ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items())
-    print(f"Trained {epochs_run} epoch(s) in {fitted - checked:.1f} s. Test: {test}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    model.save(output)
-    print(f"Saved the model to {output}")
-    if report is not None:
-        compiled = [k for k in history.history if not k.startswith("val_") and "/" not in k
-                    and k != "learning_rate"]
-        summary = {
-            **commands.run_header("train"), "name": name,
-            "headline": f"{name} on {description['source']}: test {test}.",
-            "recipe": recipe, "data": description, "metrics": metrics,
-            "epochs_run": epochs_run,
-            "initial_loss": {"measured": initial_loss.measured, "expected": initial_loss.expected,
-                             "label_entropy": initial_loss.label_entropy, "ok": initial_loss.ok,
-                             "message": initial_loss.message},
-            "checklist": checklist,
-            "checklist_scope": "the items that need no training; `keras-recipes checklist` also "
-                               "overfits a tiny subset (4b) and checks the gradients",
-            "findings": findings,
-            "gradient_norms_note": gradient_note, "fast_path": fast_path,
-            "timings": {"data_and_build": round(built - started, 3),
-                        "checklist": round(checked - built, 3),
-                        "fit": round(fitted - checked, 3),
-                        "evaluate": round(evaluated - fitted, 3)},
-            "files": {"model": str(output), "history": str(report / "history.csv"),
-                      "tensorboard": args.tensorboard},
-        }
-        figures = _figures(history, compiled, logger, stats)
-        summary["timings"]["total"] = round(time.perf_counter() - started, 3)
-        paths = write_report(report, summary, figures)
-        print(f"Saved the report to {paths['html']} (summary.json, history.csv beside it)")
-    return 0
+        return [{"name": "checklist", "passed": False, "measured": f"could not run: {error}",
+                 "expected": "the checklist to run", "advice": ""}]

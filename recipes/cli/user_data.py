@@ -3,9 +3,12 @@
 `load_csv` and `load_npz` return the same `recipes.data.Splits` as
 `load_digits`, with the task inferred from the targets (text labels or a few
 integer values: classes; other numbers: regression) and stated on
-`Splits.task`. `standardize` rescales the inputs as lecture 001 says
-("normalize the input features"), with the mean and standard deviation of the
-training split only, so nothing leaks from validation or test data.
+`Splits.task`. Class names are the labels as the file writes them (`0`, not
+`0.0`). A missing, NaN or infinite value in any input is a `DataError` that
+names the file and where (line and column, or array and row). `standardize`
+rescales the inputs as lecture 001 says ("normalize the input features"), and
+regression targets too, with the mean and standard deviation of the training
+split only, so nothing leaks from validation or test data.
 """
 
 from __future__ import annotations
@@ -47,10 +50,16 @@ class DataError(ValueError):
         self.argument = argument
 
 
-def _encode_targets(y: np.ndarray, task: str, where: str) -> tuple[np.ndarray, tuple, str]:
-    """Return (encoded targets, class names, task) for `task` in TASKS."""
+def _encode_targets(y: np.ndarray, task: str, where: str,
+                    spelled: dict[float, str] | None = None) -> tuple[np.ndarray, tuple, str]:
+    """Return (encoded targets, class names, task) for `task` in TASKS.
+
+    `spelled` maps a numeric label to the text the file wrote for it.
+    """
     if task not in TASKS:
         raise DataError("task", f"`task` must be one of {list(TASKS)}; received {task!r}.")
+    if len(y) == 0:
+        raise DataError("path", f"{where} holds no samples.")
     numeric = y.dtype.kind in "biuf"
     if task == "regression":
         if not numeric:
@@ -58,7 +67,7 @@ def _encode_targets(y: np.ndarray, task: str, where: str) -> tuple[np.ndarray, t
                              "regressed; use task 'classes'.")
         return y.astype("float32"), (), "regression"
     if task == "auto":
-        integral = numeric and y.ndim == 1 and np.all(np.isfinite(y)) and np.all(y == np.round(y))
+        integral = numeric and y.ndim == 1 and np.all(y == np.round(y))
         is_classes = not numeric or (integral and len(np.unique(y)) <= MAX_CLASSES)
         if not is_classes:
             return y.astype("float32"), (), "regression"
@@ -66,13 +75,21 @@ def _encode_targets(y: np.ndarray, task: str, where: str) -> tuple[np.ndarray, t
         raise DataError("path", f"class targets of {where} must be one label per sample; received "
                          f"shape {y.shape}.")
     values, codes = np.unique(y, return_inverse=True)
+    names = tuple((spelled or {}).get(v.item(), str(v.item())) for v in values)
     if len(values) < 2:
         raise DataError("path", f"the targets of {where} hold one class only "
-                        f"({values.tolist()}); a classifier needs at least two.")
-    names = tuple(str(v.item() if hasattr(v, "item") else v) for v in values)
+                        f"({', '.join(names)}); a classifier needs at least two.")
     if len(values) == 2:
         return codes.astype("float32"), names, "binary"
     return codes.astype("int64"), names, "multiclass"
+
+
+def _first_non_finite(array: np.ndarray) -> tuple[int, ...] | None:
+    """Index of the first NaN or infinite entry of a numeric array, or `None`."""
+    if array.dtype.kind not in "fc":
+        return None
+    bad = np.argwhere(~np.isfinite(array))
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 
 def split_samples(x: np.ndarray, y: np.ndarray, task: str, *, holdout: float = 0.15,
@@ -130,7 +147,8 @@ def load_csv(path: str | Path, target: str, *, task: str = "auto", seed: int = 4
     """Read a CSV file with a header row: numeric feature columns and a `target` column.
 
     The rows are split 70 / 15 / 15 into training, validation and test sets
-    (stratified by class for classification).
+    (stratified by class for classification). A blank, NaN or infinite cell
+    is a `DataError` naming its line and column.
 
     Example:
 
@@ -151,34 +169,45 @@ def load_csv(path: str | Path, target: str, *, task: str = "auto", seed: int = 4
         rows = list(csv.reader(handle))
     if not rows or not rows[0]:
         raise DataError("path", f"{path} is empty; a CSV needs a header row and data rows.")
-    header, rows = [name.strip() for name in rows[0]], [r for r in rows[1:] if r]
+    header = [name.strip() for name in rows[0]]
+    lines = [(number, row) for number, row in enumerate(rows[1:], start=2) if row]
     if target not in header:
         raise DataError("target", f"column {target!r} is not in {path}; its columns are {header}.")
     if len(header) < 2:
         raise DataError("target", f"{path} has no feature column besides {target!r}.")
-    for number, row in enumerate(rows, start=2):
+    if not lines:
+        raise DataError("path", f"{path} has a header row but no data rows.")
+    for number, row in lines:
         if len(row) != len(header):
             raise DataError("path", f"line {number} of {path} has {len(row)} fields; the "
                             f"header has {len(header)}.")
-    columns = list(zip(*rows)) if rows else [() for _ in header]
+        for name, cell in zip(header, row):
+            problem = "is blank" if not cell.strip() else (
+                f"is {cell.strip()!r}" if _is_number(cell) and not np.isfinite(float(cell))
+                else None)
+            if problem:
+                raise DataError("path", f"line {number} of {path}, column {name!r} {problem}; "
+                                "fill or drop the missing and infinite values.")
     features = []
-    for name, values in zip(header, columns):
+    for column, name in enumerate(header):
         if name == target:
             continue
-        try:
-            features.append(np.asarray([float(v) for v in values], dtype="float32"))
-        except ValueError:
-            bad = next(v for v in values if not _is_number(v))
-            raise DataError("path", f"feature column {name!r} of {path} is not numeric (value "
-                            f"{bad!r}); encode it as numbers or drop the column.") from None
+        bad = next(((n, r[column]) for n, r in lines if not _is_number(r[column])), None)
+        if bad is not None:
+            raise DataError("path", f"feature column {name!r} of {path} is not numeric (line "
+                            f"{bad[0]}: {bad[1]!r}); encode it as numbers or drop the column.")
+        features.append(np.asarray([float(r[column]) for _, r in lines], dtype="float32"))
     x = np.stack(features, axis=1)
-    if not np.all(np.isfinite(x)):
-        raise DataError("path", f"{path} has missing or infinite feature values; fill or drop "
-                        "them.")
-    raw = list(columns[header.index(target)])
-    y = np.asarray([float(v) for v in raw]) if all(_is_number(v) for v in raw) else np.asarray(raw)
+    raw = [r[header.index(target)].strip() for _, r in lines]
+    spelled: dict[float, str] = {}
+    if all(_is_number(v) for v in raw):
+        y = np.asarray([float(v) for v in raw])
+        for value, text in zip(y.tolist(), raw):
+            spelled.setdefault(value, text)
+    else:
+        y = np.asarray(raw)
     where = f"column {target!r} of {path}"
-    y, names, task = _encode_targets(y, task, where)
+    y, names, task = _encode_targets(y, task, where, spelled)
     train, valid, test = _three_way(x, y, task, seed, where, None)
     return Splits(train, valid, test, names, task=task)
 
@@ -229,8 +258,16 @@ def load_npz(path: str | Path, *, task: str = "auto", seed: int = 42) -> Splits:
         raise DataError("path", f"{path} must hold both x_test and y_test or neither; it holds "
                          f"{sorted(found)}.")
     x, y = found["x"], found["y"]
-    if x.dtype.kind not in "biuf":
-        raise DataError("path", f"array x of {path} is not numeric (dtype {x.dtype}).")
+    for name in ("x", "x_test"):
+        if name in found and found[name].dtype.kind not in "biuf":
+            raise DataError("path", f"array {name} of {path} is not numeric (dtype "
+                            f"{found[name].dtype}).")
+    for name in (name for name in ("x", "y", "x_test", "y_test") if name in found):
+        bad = _first_non_finite(found[name])
+        if bad is not None:
+            raise DataError("path", f"array {name} of {path} holds {found[name][bad]} at index "
+                            f"{bad[0] if len(bad) == 1 else bad} (sample {bad[0]}); fill or drop "
+                            "the missing and infinite values.")
     if len(x) != len(y):
         raise DataError("path", f"x and y of {path} differ in length: {len(x)} and {len(y)}.")
     where = f"array y of {path}"
@@ -245,29 +282,42 @@ def load_npz(path: str | Path, *, task: str = "auto", seed: int = 42) -> Splits:
     return Splits(train, valid, test, names, task=task)
 
 
-def standardize(data: Splits) -> tuple[Splits, dict[str, Any]]:
-    """Standardize every split's inputs with the training split's mean and std.
+def standardize(data: Splits, *, targets: bool = True) -> tuple[Splits, dict[str, Any]]:
+    """Standardize every split's inputs (and regression targets) with the training split's.
 
     Features with zero spread in the training split (such as always-blank
-    pixels) are only centred.
+    pixels) are only centred. Returns the splits and what was done: the
+    count of constant features and, for scaled regression targets, their
+    training mean and std per target (to report metrics in the original
+    units), else `None`.
 
     Example:
 
     ```python
-    data, stats = standardize(load_digits())
+    data, scaling = standardize(load_digits())
     ```
 
     Args:
         data: the splits to rescale.
+        targets: also standardize regression targets.
     """
     x = data.train[0].astype("float64")
     mean, std = x.mean(axis=0), x.std(axis=0)
     scale = np.where(std > 0, std, 1.0)
+    y_mean = y_scale = None
+    if targets and data.task == "regression":
+        y = data.train[1].astype("float64")
+        y_mean, y_std = y.mean(axis=0), y.std(axis=0)
+        y_scale = np.where(y_std > 0, y_std, 1.0)
 
     def rescale(pair: tuple) -> tuple:
-        return ((pair[0] - mean) / scale).astype("float32"), pair[1]
+        x_part = ((pair[0] - mean) / scale).astype("float32")
+        if y_mean is None:
+            return x_part, pair[1]
+        return x_part, ((pair[1] - y_mean) / y_scale).astype("float32")
 
-    stats = {"features_constant": int((std == 0).sum()), "mean_of_means": float(mean.mean()),
-             "mean_of_stds": float(std.mean())}
+    scaling = {"constant_features": int((std == 0).sum()),
+               "target_mean": None if y_mean is None else np.atleast_1d(y_mean).tolist(),
+               "target_std": None if y_scale is None else np.atleast_1d(y_scale).tolist()}
     return Splits(rescale(data.train), rescale(data.valid), rescale(data.test), data.class_names,
-                  task=data.task), stats
+                  task=data.task), scaling
