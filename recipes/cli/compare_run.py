@@ -36,7 +36,14 @@ def add_parser(subcommands: Any) -> None:
     Args:
         subcommands: what `ArgumentParser.add_subparsers` returned.
     """
-    from . import main
+    from .main import (
+        FAST_PATH_HELP,
+        THREADS_HELP,
+        _add_data,
+        _add_outputs,
+        _positive_int,
+        _threads,
+    )
 
     parser = subcommands.add_parser(
         "compare", help="train several recipes with several seeds each on the same splits and "
@@ -44,11 +51,11 @@ def add_parser(subcommands: Any) -> None:
     parser.add_argument("recipes", nargs="+", metavar="RECIPE",
                         help="two or more recipe files (.json or .toml, as `train --recipe` "
                              "reads), or `default` for the lectures' default DNN")
-    main._add_data(parser)
-    parser.add_argument("--seeds", type=main._positive_int, default=5,
+    _add_data(parser)
+    parser.add_argument("--seeds", type=_positive_int, default=5,
                         help="seeds per recipe (0, 1, ...), at least 2; they replace the "
                              "recipes' `seed` (default: 5)")
-    parser.add_argument("--epochs", type=main._positive_int, default=None,
+    parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="epochs of every recipe, over their `epochs` (default: each "
                              "recipe's own)")
     parser.add_argument("--metric", default=None,
@@ -65,10 +72,10 @@ def add_parser(subcommands: Any) -> None:
                         help="count VanishingGradientDetector findings per recipe "
                              "(default: on)")
     parser.add_argument("--fast", action=argparse.BooleanOptionalAction, default=True,
-                        help=main.FAST_PATH_HELP)
-    parser.add_argument("--cpu-threads", type=main._threads, default="auto",
-                        metavar="auto|keep|N", help=main.THREADS_HELP)
-    main._add_outputs(parser, "compare_<data>", seed=False)
+                        help=FAST_PATH_HELP)
+    parser.add_argument("--cpu-threads", type=_threads, default="auto",
+                        metavar="auto|keep|N", help=THREADS_HELP)
+    _add_outputs(parser, "compare_<data>", seed=False)
     parser.add_argument("--quiet", action="store_true",
                         help="no line per run (default: off)")
     parser.set_defaults(run=("compare_run", "run_compare"))
