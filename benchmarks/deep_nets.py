@@ -150,9 +150,10 @@ def main() -> None:
     result = compare(contenders, load_digits(), seeds=args.seeds, epochs=args.epochs,
                      target=0.97)
     print(result)
-    accuracy = result.table[list(contenders)[-1]]["test"]["accuracy"]["values"]
-    print(f"{list(contenders)[-1]}: test accuracy >= 0.97 on "
-          f"{sum(a >= 0.97 for a in accuracy)} of {len(accuracy)} seeds")
+    for name in contenders:
+        accuracy = result.table[name]["test"]["accuracy"]["values"]
+        print(f"{name}: test accuracy >= 0.97 on {sum(a >= 0.97 for a in accuracy)} of "
+              f"{len(accuracy)} seeds")
     if args.output:
         save_comparison(result, args.output,
                         title=f"digits, {args.depth} hidden layers of {WIDTH}, "

@@ -71,6 +71,7 @@ _EXPORTS = {
     "compare": ".compare",
     "Recipe": ".compare",
     "Comparison": ".comparison",
+    "read_summary": ".comparison",
     # process-wide CPU threads (the other half of the fast path)
     "set_cpu_threads": ".threads",
 }

@@ -23,7 +23,7 @@ import numpy as np
 
 from .callbacks._validation import check_fraction, check_positive
 
-__all__ = ["Comparison", "lower_is_better", "markdown_table", "welch_interval"]
+__all__ = ["Comparison", "lower_is_better", "markdown_table", "read_summary", "welch_interval"]
 
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "mape", "msle", "crossentropy", "hinge",
                    "divergence")
@@ -238,6 +238,37 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else str(float(value))
     return value.item() if isinstance(value, np.generic) else value
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    """Read a comparison's summary.json back (a folder or the file), non-finite numbers as floats.
+
+    `save` writes NaN and infinities as the strings "nan", "inf", "-inf"
+    (JSON has neither); they come back as floats.
+
+    Example:
+
+    ```python
+    summary = read_summary("benchmarks/results/deep_nets_50")
+    summary["table"]["deep_dnn"]["test"]["accuracy"]["min"]
+    ```
+
+    Args:
+        path: a folder holding summary.json, or the file itself.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "summary.json"
+    words = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+    def numbers(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: numbers(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [numbers(v) for v in value]
+        return words.get(value, value) if isinstance(value, str) else value
+
+    return numbers(json.loads(path.read_text(encoding="utf-8")))
 
 
 def markdown_table(summary: Mapping[str, Any]) -> str:

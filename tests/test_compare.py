@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import _comparison_results
 import numpy as np
 import pytest
 from _cli_helpers import read_page, write_csv
@@ -271,3 +272,55 @@ def test_the_compare_command_names_a_bad_input(arguments, message, capsys):
 
     assert main(["compare", *arguments, "--report", ""]) == 2
     assert message in capsys.readouterr().err
+
+
+# The committed comparisons (benchmarks/results/): the tables BENCHMARKS.md and the notebooks show
+
+
+@pytest.mark.parametrize("name", _comparison_results.available())
+def test_a_committed_comparison_is_compares_output_and_its_verdicts_follow(name):
+    summary = _comparison_results.committed(name)
+    assert summary["kind"] == "comparison" and summary["judged_on"] == "test split"
+    assert summary["command"].startswith("KERAS_BACKEND=")
+    stored = [(v["a"], v["b"], v["better"]) for v in summary["verdicts"]]
+    assert stored == [(v["a"], v["b"], v["better"])
+                      for v in _comparison_results.recomputed_verdicts(summary)]
+    for row in summary["table"].values():
+        assert len(row["test"][summary["metric"]]["values"]) == len(summary["seeds"])
+
+
+@pytest.mark.parametrize("depth", [20, 50])
+def test_the_committed_deep_net_sweep_reaches_97_percent_on_every_seed(depth):
+    summary = _comparison_results.committed(f"deep_nets_{depth}")
+    assert summary["seeds"] == [0, 1, 2, 3, 4]
+    assert min(_comparison_results.test_values(summary, "deep_dnn")) >= 0.97
+    assert summary["recipes"]["deep_dnn"]["epochs"] <= 40
+    better = {(v["a"], v["b"]): v["better"] for v in summary["verdicts"]}
+    assert better["deep_dnn", "sick_net"] == "deep_dnn"
+
+
+# Deep nets on every seed, trained (slow: about 5 minutes per depth on JAX)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [20, 50])
+def test_deep_dnn_reaches_97_percent_test_accuracy_on_every_seed(depth):
+    data = recipes.load_digits()
+
+    def deep(splits):
+        steps = 40 * math.ceil(len(splits.train[0]) / 32)
+        return recipes.deep_dnn(splits.input_shape, splits.n_classes, depth=depth,
+                                normalize=splits.train[0], total_steps=steps)
+
+    def sick(splits):
+        model = recipes.build_dnn(splits.input_shape, splits.n_classes,
+                                  hidden=(100,) * depth, activation="sigmoid")
+        return recipes.compile_recipe(model, "sgd")
+
+    result = recipes.compare({"sick_net": sick, "deep_dnn": deep}, data, seeds=5, epochs=40,
+                             monitor=False, verbose=1)
+    accuracy = result.table["deep_dnn"]["test"]["accuracy"]["values"]
+    print(f"depth {depth}: deep_dnn test accuracy {accuracy}; "
+          f"{sum(a >= 0.97 for a in accuracy)}/5 seeds >= 0.97")
+    assert min(accuracy) >= 0.97, accuracy
+    assert result.verdicts[0]["better"] == "deep_dnn"
