@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .callbacks._validation import check_fraction, check_positive
+from .summary_json import from_json, to_json_ready
 
 __all__ = ["Comparison", "lower_is_better", "markdown_table", "read_summary", "welch_interval"]
 
@@ -221,23 +222,12 @@ class Comparison:
         path = Path(directory) / "summary.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         summary = {**self.summary(), **extra}
-        path.write_text(json.dumps(_plain(summary), indent=1) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(to_json_ready(summary), indent=1) + "\n", encoding="utf-8")
         return path
 
     def __str__(self) -> str:
         return markdown_table(self.summary()) + "\n\n" + "\n".join(
             v["verdict"] for v in self.verdicts)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities as strings (JSON has neither)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else str(float(value))
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def read_summary(path: str | Path) -> dict[str, Any]:
@@ -259,16 +249,7 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / "summary.json"
-    words = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-    def numbers(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: numbers(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [numbers(v) for v in value]
-        return words.get(value, value) if isinstance(value, str) else value
-
-    return numbers(json.loads(path.read_text(encoding="utf-8")))
+    return from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
 def markdown_table(summary: Mapping[str, Any]) -> str:

@@ -15,12 +15,12 @@ import base64
 import html
 import io
 import json
-import math
 import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..summary_json import to_json_ready
 from .glossary import explain
 
 SECTIONS = (
@@ -93,24 +93,11 @@ def figure_data_uri(figure: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe copy: NumPy scalars to Python, NaN/Inf to strings, tuples to lists."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
-        return html.escape(", ".join(_cell(v) if isinstance(v, float) else str(_plain(v))
+        return html.escape(", ".join(_cell(v) if isinstance(v, float) else str(to_json_ready(v))
                                      for v in value))
     if isinstance(value, Mapping):
         return ", ".join(f"{html.escape(str(k))} {_cell(v)}" for k, v in value.items())
@@ -284,7 +271,7 @@ def write_report(directory: str | Path, summary: Mapping[str, Any],
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     figures = dict(figures or {})
-    plain = _plain(dict(summary))
+    plain = to_json_ready(dict(summary))
     paths = {"summary": directory / "summary.json", "html": directory / "report.html"}
     paths["summary"].write_text(json.dumps(plain, indent=2) + "\n", encoding="utf-8")
     paths["html"].write_text(render_html(plain, figures), encoding="utf-8")
