@@ -1,7 +1,7 @@
 """Epoch time per Keras backend: Keras's defaults vs the recipes' fast path, and monitoring cost.
 
 One interleaved run (`benchmarks/_timing.py`). A Keras backend is fixed when
-Keras is imported, and `recipes.set_cpu_threads(1)` before TensorFlow runs
+Keras is imported, and `keras_recipes.set_cpu_threads(1)` before TensorFlow runs
 anything, so every variant lives in its own worker process (this script with
 `--worker`), started with its own `KERAS_BACKEND`; the parent asks the workers
 for one fit at a time, rotating the order from round to round (the protocol of
@@ -12,14 +12,14 @@ metrics, batch size and data; only the speed settings differ):
 
 * `mlp`: 784-300-100-10 ReLU MLP (He init), SGD(0.01), batch 32, `--samples`
   synthetic samples of MNIST shape (the issue's benchmark model);
-* `digits`: `recipes.default_dnn` on the digits data (He, ELU, BN, dropout,
+* `digits`: `keras_recipes.default_dnn` on the digits data (He, ELU, BN, dropout,
   Adam), batch 32.
 
 Variants (`--variants` picks some; each name says its backend):
 
 * `tf keras defaults`: `model.compile(...)` with Keras's defaults, TensorFlow's
   default threads (the baseline of every ratio);
-* `tf recipe fast`: `recipes.set_cpu_threads(1)` + `compile_recipe` (fast=True);
+* `tf recipe fast`: `keras_recipes.set_cpu_threads(1)` + `compile_recipe` (fast=True);
 * `jax keras defaults`: `model.compile(...)` with Keras's defaults on JAX;
 * `jax recipe fast`: `compile_recipe` (fast=True) on JAX;
 * `tf/jax recipe fast + monitors`: the fast path with

@@ -9,7 +9,7 @@ weights come out identical. Variants interleaved, each timed on a one-epoch
 `fit` after a warm-up epoch, median of `--repeats`.
 
 `--processes` adds the process-wide half of the fast path,
-`recipes.set_cpu_threads(1)`, which can only be chosen before TensorFlow runs
+`keras_recipes.set_cpu_threads(1)`, which can only be chosen before TensorFlow runs
 anything: each variant then lives in its own worker process (this script with
 `--worker`), and the parent asks them for one epoch at a time, in rotating
 order, so the variants are still interleaved in one run. Four workers: Keras's

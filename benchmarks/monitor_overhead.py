@@ -19,7 +19,7 @@ Example:
 
 ```bash
 .venv/bin/python benchmarks/monitor_overhead.py --repeats 7 --samples 8000
-.venv/bin/python benchmarks/monitor_overhead.py --threads 1   # after recipes.set_cpu_threads(1)
+.venv/bin/python benchmarks/monitor_overhead.py --threads 1  # set_cpu_threads(1) first
 .venv/bin/python benchmarks/monitor_overhead.py --steps-per-execution 32 --no-naive
 .venv/bin/python benchmarks/monitor_overhead.py --model convnet --repeats 7 --samples 8000
 ```
@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--steps-per-execution", type=int, default=1,
                         help="compile every variant with it (32: compile_recipe's fast path)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="call recipes.set_cpu_threads(THREADS) first (all variants alike)")
+                        help="call keras_recipes.set_cpu_threads(THREADS) first "
+                             "(all variants alike)")
     parser.add_argument("--split", action="store_true",
                         help="instead: plain, logger every 1000 steps, detector (no step-log key), "
                              "logger, logger+detector")

@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--calls", type=int, default=200, help="calls per timing")
     parser.add_argument("--threads", type=int, default=None,
-                        help="call recipes.set_cpu_threads(THREADS) first")
+                        help="call keras_recipes.set_cpu_threads(THREADS) first")
     args = parser.parse_args()
     if args.threads is not None:
         from keras_recipes.threads import set_cpu_threads

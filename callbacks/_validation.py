@@ -123,6 +123,6 @@ def require_compiled(model: Any, who: str) -> None:
     if model is None or not getattr(model, "compiled", False) or model.optimizer is None:
         raise RuntimeError(
             f"{who} needs a compiled model with an optimizer: call "
-            "`model.compile(optimizer=..., loss=...)` (or `recipes.compile_recipe(model)`) "
+            "`model.compile(optimizer=..., loss=...)` (or `keras_recipes.compile_recipe(model)`) "
             "before `fit`."
         )

@@ -4,7 +4,7 @@ Keras has none (keras-team/keras#8891 went to keras-contrib and never landed,
 and the community versions broke with Keras 3). `LRFinder` raises the rate
 exponentially from a tiny to a large value over at most one epoch, records the
 loss of every batch, stops once the smoothed loss diverges, and puts the
-weights and the optimizer's state back bit for bit. `recipes.find_learning_rate`
+weights and the optimizer's state back bit for bit. `keras_recipes.find_learning_rate`
 wraps it in one call.
 """
 
@@ -48,7 +48,7 @@ class LRFinderResult:
     Example:
 
     ```python
-    result = recipes.find_learning_rate(model, x, y)
+    result = keras_recipes.find_learning_rate(model, x, y)
     result.suggested_learning_rate, result.stopped_early
     recipes.plots.plot_lr_finder(result)
     ```
@@ -122,7 +122,7 @@ class LRFinder(ParamScheduler):
 
     The result is on `.result` (an `LRFinderResult`); run it through
     `fit(..., epochs=1)` with `verbose=1` to see Keras's progress bar.
-    `recipes.find_learning_rate` does all of this for you (and switches
+    `keras_recipes.find_learning_rate` does all of this for you (and switches
     `steps_per_execution` to 1 for the sweep).
 
     Example:

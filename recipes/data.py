@@ -163,7 +163,7 @@ def load_fashion_mnist(*, n_valid: int = 5000, flatten: bool = False) -> Splits:
     except Exception as error:  # noqa: BLE001 - any failure of the download is reported
         raise RuntimeError(
             f"Could not download Fashion-MNIST through keras.datasets ({error!r}). "
-            "Without network access use the bundled offline data: recipes.load_digits()."
+            "Without network access use the bundled offline data: keras_recipes.load_digits()."
         ) from error
     x_full = (np.asarray(x_full) / 255.0).astype("float32")
     x_test = (np.asarray(x_test) / 255.0).astype("float32")

@@ -138,7 +138,7 @@ def recompile(model: keras.Model, *, learning_rate: float | None = None) -> kera
     if not getattr(model, "compiled", False) or model.optimizer is None:
         raise ValueError(
             f"recompile: model {model.name!r} is not compiled; call `model.compile(...)` or "
-            "`recipes.compile_recipe(model)` first."
+            "`keras_recipes.compile_recipe(model)` first."
         )
     config = model.get_compile_config()
     if learning_rate is not None:

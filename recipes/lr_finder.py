@@ -52,9 +52,9 @@ def find_learning_rate(
     Example:
 
     ```python
-    data = recipes.load_digits()
-    model = recipes.default_dnn(data.input_shape, data.n_classes)
-    result = recipes.find_learning_rate(model, *data.train)
+    data = keras_recipes.load_digits()
+    model = keras_recipes.default_dnn(data.input_shape, data.n_classes)
+    result = keras_recipes.find_learning_rate(model, *data.train)
     model.optimizer.learning_rate = result.suggested_learning_rate
     ```
 

@@ -57,12 +57,12 @@ def make_optimizer(
     Names: `sgd` (rate 0.01), `momentum` (SGD, momentum 0.9), `nesterov`,
     `adagrad`, `rmsprop` (rho 0.9), `adam` (0.9, 0.999, eps 1e-7), `nadam`,
     `adamax`, `adamw` (rate 0.001 unless said otherwise): see
-    `recipes.OPTIMIZER_DEFAULTS`. `decay=` keeps the meaning it had in the
+    `keras_recipes.OPTIMIZER_DEFAULTS`. `decay=` keeps the meaning it had in the
     slides' `SGD(lr=0.01, decay=1e-4)`: power scheduling with c = 1 and
     s = 1 / decay (Keras 3 drops `decay=` with a mere warning, and the
     schedule silently vanishes). Like every Keras optimizer, `learning_rate`
     also takes a `keras.optimizers.schedules.LearningRateSchedule`
-    (`ExponentialDecay`, `CosineDecay`, `recipes.PowerSchedule`, ...); the
+    (`ExponentialDecay`, `CosineDecay`, `keras_recipes.PowerSchedule`, ...); the
     optimizer and its schedule round-trip through a `.keras` file.
 
     Example:
@@ -88,7 +88,7 @@ def make_optimizer(
             <= global_clipnorm.
         decay: the pre-Keras-3 `decay=` (> 0): power schedule, s = 1/decay.
         schedule: a `keras.optimizers.schedules.LearningRateSchedule` (e.g.
-            `recipes.PowerSchedule`) used instead of a constant rate.
+            `keras_recipes.PowerSchedule`) used instead of a constant rate.
         **kwargs: other arguments of the Keras optimizer class (`rho`,
             `beta_1`, `weight_decay`, ...).
     """
@@ -149,7 +149,8 @@ def make_optimizer(
         if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
             raise TypeError(
                 "`schedule` must be a keras.optimizers.schedules.LearningRateSchedule (e.g. "
-                f"recipes.PowerSchedule or recipes.make_schedule(...)); received {schedule!r}."
+                "keras_recipes.PowerSchedule or keras_recipes.make_schedule(...)); "
+                f"received {schedule!r}."
             )
         if learning_rate is not None:
             raise ValueError(
@@ -311,7 +312,7 @@ def compile_recipe(
     measured speed-up). Batch-level callbacks then fire once every N steps; pass
     `fast=False` for per-step callbacks such as `callbacks.PowerScheduling`.
     For small models on a CPU, the process-wide other half of the fast path
-    on TensorFlow is `recipes.set_cpu_threads(1)`, called before any model
+    on TensorFlow is `keras_recipes.set_cpu_threads(1)`, called before any model
     is built; on JAX (XLA-compiled already) `fast=True` is the whole of it.
     Under a `tf.distribute` strategy with several replicas `fast` uses one
     step per execution, because Keras 3.15 cannot run more there; so it does

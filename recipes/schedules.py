@@ -29,7 +29,7 @@ class PowerSchedule(keras.optimizers.schedules.LearningRateSchedule):
     This is lecture 001's "power scheduling". The old Keras spelling
     `SGD(lr=0.01, decay=1e-4)` meant this schedule with `s = 1 / decay` and
     `c = 1`; Keras 3 drops `decay=` with a warning, so use this schedule (or
-    `recipes.make_optimizer(..., decay=1e-4)`) instead. With `c = 1` it equals
+    `keras_recipes.make_optimizer(..., decay=1e-4)`) instead. With `c = 1` it equals
     `keras.optimizers.schedules.InverseTimeDecay(eta0, s, 1.0)`.
 
     Example:

@@ -36,7 +36,7 @@ FAST_PATH_HELP = (
     "callbacks) (default: fast)"
 )
 THREADS_HELP = (
-    "TensorFlow CPU intra-op threads: 'auto' calls recipes.set_cpu_threads(1) for nets of at "
+    "TensorFlow CPU intra-op threads: 'auto' calls keras_recipes.set_cpu_threads(1) for nets of at "
     "most 1M weights and batches of at most 64 (BENCHMARKS.md: 1.97x with the fast path on "
     "784-300-100-10; wide nets are slower with it), only on TensorFlow and only before it "
     "starts; 'keep' leaves it; a number sets it (default: auto)"
