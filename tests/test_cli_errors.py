@@ -130,3 +130,19 @@ def test_unknown_recipe_key_is_named(tmp_path, capsys):
     _files(tmp_path)
     assert main(["train", "--recipe", str(tmp_path / "unknown_key.json")]) == 2
     assert "'layers'" in capsys.readouterr().err
+
+
+def test_a_model_saved_before_training_loads_without_keras_optimizer_warning(tmp_path):
+    import warnings
+
+    import keras
+
+    from keras_recipes.cli.inspection_runs import load_user_model
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "untrained.keras")  # Adam saved before its first step: 2 variables
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_user_model(str(tmp_path / "untrained.keras"))
+    assert loaded.optimizer is not None

@@ -7,7 +7,9 @@ Both check their arguments, output names and data before Keras starts
 from __future__ import annotations
 
 import argparse
+import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,12 @@ def check_model_file(path: str) -> None:
                                   "with model.save, a zip archive)")
 
 
+_UNTRAINED_OPTIMIZER = re.compile(r"Skipping variable loading for optimizer .* whereas the "
+                                  r"saved optimizer has 2 variables")
+"""Keras's warning for a model saved before its optimizer took a step (only the iteration
+count and the rate were saved): there is no optimizer state to lose, so it is not shown."""
+
+
 def load_user_model(path: str) -> Any:
     """Load `--model PATH`, turning every way it can be wrong into a `UsageError`.
 
@@ -126,15 +134,21 @@ def load_user_model(path: str) -> Any:
 
     check_model_file(path)
     try:
-        model = keras.models.load_model(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = keras.models.load_model(path)
     except (ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError) as error:
         raise commands.UsageError("--model", path, "is not a Keras model file (.keras saved "
                                   f"with model.save): {error}") from None
     if not isinstance(model, keras.Model):
         raise commands.UsageError("--model", path, "is not a Keras model")
+    for warning in caught:
+        if not _UNTRAINED_OPTIMIZER.search(str(warning.message)):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         raise commands.UsageError("--model", path, "is not compiled (no optimizer or loss): "
-                                  "compile it before model.save, e.g. recipes.compile_recipe")
+                                  "compile it before model.save, e.g. keras_recipes.compile_recipe")
     return model
 
 
