@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import _comparison_results
 import numpy as np
@@ -324,3 +326,27 @@ def test_deep_dnn_reaches_97_percent_test_accuracy_on_every_seed(depth):
           f"{sum(a >= 0.97 for a in accuracy)}/5 seeds >= 0.97")
     assert min(accuracy) >= 0.97, accuracy
     assert result.verdicts[0]["better"] == "deep_dnn"
+
+
+def _stored_text(notebook: str) -> str:
+    import nbformat
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / notebook
+    cells = nbformat.read(path, as_version=4).cells
+    return "\n".join(o.get("text", "") + o.get("data", {}).get("text/markdown", "")
+                     for c in cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+@pytest.mark.parametrize("depth", [20, 50])
+def test_notebook_03_and_benchmarks_state_the_committed_deep_net_numbers_and_verdicts(depth):
+    summary = _comparison_results.committed(f"deep_nets_{depth}")
+    values = _comparison_results.test_values(summary, "deep_dnn")
+    text = _stored_text("03_batch_norm_clipping_and_default_dnn.ipynb")
+    found = re.search(rf"{depth} layers: deep_dnn test accuracy >= 0.97 on (\d+) of (\d+) seeds "
+                      r"\(min ([\d.]+)\)", text)
+    assert found, f"notebook 03 shows no {depth}-layer deep_dnn line"
+    assert (int(found[1]), int(found[2])) == (sum(v >= 0.97 for v in values), len(values))
+    _comparison_results.check_number(float(found[3]), summary, "deep_dnn", margin=5e-5)
+    benchmarks = (Path(__file__).resolve().parent.parent / "BENCHMARKS.md").read_text()
+    for verdict in summary["verdicts"]:
+        assert verdict["verdict"] in text and verdict["verdict"] in benchmarks
