@@ -166,7 +166,8 @@ def test_plot_lr_finder():
     assert ax.get_xscale() == "log" and ax.get_title() == "sweep"
     assert ax.get_ylim()[1] < 20  # the explosion does not squash the plot
     labels = [line.get_label() for line in ax.get_lines()]
-    assert labels[:2] == ["batch loss", "smoothed loss"] and any(label.startswith("suggested 0.01") for label in labels)
+    assert labels[:2] == ["batch loss", "smoothed loss"]
+    assert any(label.startswith("suggested 0.01") for label in labels)
     with pytest.raises(TypeError, match="`result`"):
         plot_lr_finder(LRFinder())  # has not run
     plt.close("all")
